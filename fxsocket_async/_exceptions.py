@@ -1,0 +1,231 @@
+"""The one exception tree of fxsocket-async.
+
+Every failure a user can meet is one of these; aiohttp and msgspec exceptions
+are mapped at the transport seam and never escape::
+
+    FxSocketError                      status, code, message
+    ├── APIError                       the server answered with an error body
+    │   ├── BadRequestError            400
+    │   │   ├── ValidationError        400 the request was refused as invalid
+    │   │   ├── BrokerRejectedError    400 broker_rejected
+    │   │   └── AccountRequiredError   400 account_required (bare route, many accounts)
+    │   ├── AuthenticationError        401 missing or unknown key
+    │   ├── PlanLimitError             402 plan_limit
+    │   ├── PermissionDeniedError      403 the key's scope forbids it
+    │   ├── NotFoundError              404
+    │   ├── ConflictError              409
+    │   │   ├── AlreadyLinkedError     409 already_linked
+    │   │   └── IdempotencyConflictError  409 idempotency_conflict
+    │   ├── RateLimitedError           429 rate_limited, with retry_after
+    │   ├── ServerError                5xx
+    │   │   └── TerminalNotReadyError  503 terminal_not_ready
+    │   └── UnexpectedStatusError      any other status
+    ├── TransportError                 no usable reply reached us
+    │   ├── ConnectionFailedError      could not connect, or the connection broke
+    │   └── TimeoutError               no reply in time (also a builtin TimeoutError)
+    └── ProtocolError                  a reply or frame we cannot understand
+
+``ValidationError`` is also raised *before* anything is sent when the input is
+refused locally; its ``status`` is then ``None`` and its ``code`` says which
+check failed.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+__all__ = [
+    "APIError",
+    "AccountRequiredError",
+    "AlreadyLinkedError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BrokerRejectedError",
+    "ConflictError",
+    "ConnectionFailedError",
+    "FxSocketError",
+    "IdempotencyConflictError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PlanLimitError",
+    "ProtocolError",
+    "RateLimitedError",
+    "ServerError",
+    "TerminalNotReadyError",
+    "TimeoutError",
+    "TransportError",
+    "UnexpectedStatusError",
+    "ValidationError",
+    "error_from_response",
+]
+
+
+class FxSocketError(Exception):
+    """Base of every error this library raises.
+
+    ``status`` is the HTTP status when a server answered (else ``None``),
+    ``code`` the server's ``error`` code (or ours, for local failures) and
+    ``message`` the human-readable text.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+    def __str__(self) -> str:
+        prefix = []
+        if self.status is not None:
+            prefix.append(str(self.status))
+        if self.code:
+            prefix.append(self.code)
+        return f"[{' '.join(prefix)}] {self.message}" if prefix else self.message
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
+            f"message={self.message!r})"
+        )
+
+
+class APIError(FxSocketError):
+    """The server answered with an error status and body."""
+
+    def __init__(self, message: str, *, status: int, code: str = "") -> None:
+        super().__init__(message, status=status, code=code)
+
+
+class BadRequestError(APIError):
+    """400: the server refused the request."""
+
+
+class ValidationError(BadRequestError):
+    """The request is invalid: refused locally before sending, or by the server (400)."""
+
+    def __init__(self, message: str, *, status: int | None = 400, code: str = "invalid_request"):
+        FxSocketError.__init__(self, message, status=status, code=code)
+
+
+class BrokerRejectedError(BadRequestError):
+    """400 ``broker_rejected``: the broker refused the login or the order."""
+
+
+class AccountRequiredError(BadRequestError):
+    """400 ``account_required``: a bare route was used by a key with several accounts."""
+
+
+class AuthenticationError(APIError):
+    """401: the API key is missing or unknown."""
+
+
+class PlanLimitError(APIError):
+    """402 ``plan_limit``: the plan allows no more linked accounts."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the key's scope (read, trade, full) does not allow this request."""
+
+
+class NotFoundError(APIError):
+    """404: no such account, order or symbol."""
+
+
+class ConflictError(APIError):
+    """409: the request conflicts with the server's state."""
+
+
+class AlreadyLinkedError(ConflictError):
+    """409 ``already_linked``: this server and login are already linked."""
+
+
+class IdempotencyConflictError(ConflictError):
+    """409 ``idempotency_conflict``: the key was used before with another body."""
+
+
+class RateLimitedError(APIError):
+    """429 ``rate_limited``; ``retry_after`` is the server's ``Retry-After`` in seconds."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 429,
+        code: str = "rate_limited",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, code=code)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """5xx: the server failed; idempotent requests are retried."""
+
+
+class TerminalNotReadyError(ServerError):
+    """503 ``terminal_not_ready``: the account's terminal is not connected."""
+
+
+class UnexpectedStatusError(APIError):
+    """The server answered with a status this library has no meaning for."""
+
+
+class TransportError(FxSocketError):
+    """No usable reply: the connection failed or timed out."""
+
+    def __init__(self, message: str, *, code: str = "transport_error") -> None:
+        super().__init__(message, status=None, code=code)
+
+
+class ConnectionFailedError(TransportError):
+    """Could not connect, or the connection broke mid-request."""
+
+    def __init__(self, message: str, *, code: str = "connection_failed") -> None:
+        super().__init__(message, code=code)
+
+
+class TimeoutError(TransportError, builtins.TimeoutError):  # shadows the builtin on purpose
+    """No reply within the configured timeout. Also a builtin ``TimeoutError``."""
+
+    def __init__(self, message: str, *, code: str = "timeout") -> None:
+        super().__init__(message, code=code)
+
+
+class ProtocolError(FxSocketError):
+    """A reply body or stream frame did not match the wire contract."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str = "protocol_error"):
+        super().__init__(message, status=status, code=code)
+
+
+# A code refines the status only when both agree; an unknown code still lands
+# in its status's branch, so a newer server's codes never break error handling.
+_BY_STATUS_AND_CODE: dict[tuple[int, str], type[APIError]] = {
+    (400, "broker_rejected"): BrokerRejectedError,
+    (400, "account_required"): AccountRequiredError,
+    (409, "already_linked"): AlreadyLinkedError,
+    (409, "idempotency_conflict"): IdempotencyConflictError,
+    (503, "terminal_not_ready"): TerminalNotReadyError,
+}
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    402: PlanLimitError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    429: RateLimitedError,
+}
+
+
+def error_from_response(
+    status: int, code: str, message: str, *, retry_after: float | None = None
+) -> APIError:
+    """Build the exception that an error reply (status, ``error`` code, message) means."""
+    chosen = _BY_STATUS_AND_CODE.get((status, code)) or _BY_STATUS.get(status)
+    if chosen is None:
+        chosen = ServerError if 500 <= status <= 599 else UnexpectedStatusError
+    if chosen is RateLimitedError:
+        return RateLimitedError(message, status=status, code=code, retry_after=retry_after)
+    return chosen(message, status=status, code=code)
