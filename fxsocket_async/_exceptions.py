@@ -33,6 +33,7 @@ check failed.
 from __future__ import annotations
 
 import builtins
+from typing import Any
 
 __all__ = [
     "APIError",
@@ -73,6 +74,10 @@ class FxSocketError(Exception):
         self.message = message
         self.status = status
         self.code = code
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuild from keywords, so errors survive pickling (process pools) and copy.
+        return (_rebuild, (type(self), self.message, dict(vars(self))))
 
     def __str__(self) -> str:
         prefix = []
@@ -196,6 +201,13 @@ class ProtocolError(FxSocketError):
 
     def __init__(self, message: str, *, status: int | None = None, code: str = "protocol_error"):
         super().__init__(message, status=status, code=code)
+
+
+def _rebuild(cls: type[FxSocketError], message: str, state: dict[str, Any]) -> FxSocketError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 # A code refines the status only when both agree; an unknown code still lands

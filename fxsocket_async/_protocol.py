@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Final, Literal, TypeAlias, TypeVar, get_args
+from typing import Any, Final, Literal, TypeAlias, TypeVar, get_args, get_origin
 from urllib.parse import quote as _quote
 
 import msgspec
@@ -29,6 +29,7 @@ from ._exceptions import APIError, ProtocolError, ValidationError, error_from_re
 
 __all__ = [
     "ACCOUNT_STATUSES",
+    "CANDLES_DEFAULT_LIMIT",
     "CANDLES_MAX_LIMIT",
     "CHANNELS",
     "DEFAULT_BASE_URL",
@@ -37,6 +38,8 @@ __all__ = [
     "HISTORY_DEFAULT_LIMIT",
     "HISTORY_MAX_LIMIT",
     "IDEMPOTENCY_KEY_HEADER",
+    "IDEMPOTENCY_KEY_MAX_LENGTH",
+    "IDEMPOTENCY_REPLAYED_HEADER",
     "MARKET_ORDER_TYPES",
     "ORDER_TYPES",
     "PENDING_ORDER_TYPES",
@@ -113,6 +116,8 @@ DEFAULT_BASE_URL: Final = "https://api.fxsocket.com"
 DEFAULT_WS_URL: Final = "wss://ws.fxsocket.com/v1/stream"
 IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH: Final = 128
+# Our simulator marks a replayed reply with this header (an assumption: docs/protocol.md).
+IDEMPOTENCY_REPLAYED_HEADER: Final = "Idempotent-Replayed"
 HISTORY_DEFAULT_LIMIT: Final = 100
 HISTORY_MAX_LIMIT: Final = 1000
 # The contract names no candle limit; this is our assumption (docs/protocol.md).
@@ -151,7 +156,7 @@ class _Model(msgspec.Struct, frozen=True, kw_only=True):
 # --------------------------------------------------------------------------- REST
 
 
-class Account(_Model, frozen=True):
+class Account(_Model, frozen=True, kw_only=True):
     """A linked MetaTrader account (``/v1/accounts``)."""
 
     id: str
@@ -165,7 +170,7 @@ class Account(_Model, frozen=True):
     broker: str | None = None
 
 
-class LinkAccountRequest(_Model, omit_defaults=True, frozen=True):
+class LinkAccountRequest(_Model, omit_defaults=True, frozen=True, kw_only=True):
     """Body of ``POST /v1/accounts``. The password never appears in a repr."""
 
     server: str
@@ -179,8 +184,16 @@ class LinkAccountRequest(_Model, omit_defaults=True, frozen=True):
             f"password='***', nickname={self.nickname!r})"
         )
 
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        return [
+            ("server", self.server),
+            ("login", self.login),
+            ("password", "***"),
+            ("nickname", self.nickname),
+        ]
 
-class AccountSummary(_Model, frozen=True):
+
+class AccountSummary(_Model, frozen=True, kw_only=True):
     """Balance and margin of one account (``GET .../account``)."""
 
     balance: float
@@ -191,7 +204,7 @@ class AccountSummary(_Model, frozen=True):
     id: str = ""
 
 
-class Position(_Model, frozen=True):
+class Position(_Model, frozen=True, kw_only=True):
     """An open position (``GET .../positions``)."""
 
     id: str
@@ -207,7 +220,7 @@ class Position(_Model, frozen=True):
     opened_at: datetime | None = None
 
 
-class CreateOrderRequest(_Model, omit_defaults=True, frozen=True):
+class CreateOrderRequest(_Model, omit_defaults=True, frozen=True, kw_only=True):
     """Body of ``POST .../orders``."""
 
     symbol: str
@@ -219,7 +232,7 @@ class CreateOrderRequest(_Model, omit_defaults=True, frozen=True):
     comment: str | None = None
 
 
-class OrderReply(_Model, frozen=True):
+class OrderReply(_Model, frozen=True, kw_only=True):
     """Reply of ``POST .../orders``; also a pending order in ``GET .../orders``."""
 
     id: str
@@ -233,7 +246,7 @@ class OrderReply(_Model, frozen=True):
     comment: str = ""
 
 
-class ModifyOrderRequest(_Model, omit_defaults=True, frozen=True):
+class ModifyOrderRequest(_Model, omit_defaults=True, frozen=True, kw_only=True):
     """Body of ``PATCH .../orders/{id}``: absent means unchanged, ``0`` removes an SL or TP."""
 
     sl: float | None = None
@@ -241,7 +254,7 @@ class ModifyOrderRequest(_Model, omit_defaults=True, frozen=True):
     price: float | None = None
 
 
-class ModifyOrderReply(_Model, frozen=True):
+class ModifyOrderReply(_Model, frozen=True, kw_only=True):
     """Reply of ``PATCH .../orders/{id}``."""
 
     id: str
@@ -251,7 +264,7 @@ class ModifyOrderReply(_Model, frozen=True):
     updated: bool = True
 
 
-class CloseOrderReply(_Model, frozen=True):
+class CloseOrderReply(_Model, frozen=True, kw_only=True):
     """Reply of ``DELETE .../orders/{id}``: ``closed`` (a position) or ``cancelled``."""
 
     id: str
@@ -260,7 +273,7 @@ class CloseOrderReply(_Model, frozen=True):
     profit: float = 0.0
 
 
-class Quote(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class Quote(msgspec.Struct, frozen=True, kw_only=True, gc=False, omit_defaults=True):
     """A bid/ask price. ``time`` is the broker's server time (see docs/protocol.md).
 
     The REST reply carries ``spread`` (in pips); stream quotes do not.
@@ -281,10 +294,10 @@ class Candle(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     high: float
     low: float
     close: float
-    volume: int = 0
+    volume: int | float = 0
 
 
-class CandlesReply(_Model, frozen=True):
+class CandlesReply(_Model, frozen=True, kw_only=True):
     """Reply of ``GET .../candles/{symbol}``, oldest first."""
 
     symbol: str
@@ -292,7 +305,7 @@ class CandlesReply(_Model, frozen=True):
     candles: list[Candle]
 
 
-class Trade(_Model, frozen=True):
+class Trade(_Model, frozen=True, kw_only=True):
     """A closed trade in ``GET .../history``.
 
     ``status`` is ``closed`` for a closed position; the simulator also lists
@@ -313,14 +326,14 @@ class Trade(_Model, frozen=True):
     status: str = "closed"
 
 
-class HistoryPage(_Model, frozen=True):
+class HistoryPage(_Model, frozen=True, kw_only=True):
     """Reply of ``GET .../history``: one page and the count of all matches."""
 
     trades: list[Trade]
     total: int
 
 
-class ErrorBody(_Model, frozen=True):
+class ErrorBody(_Model, frozen=True, kw_only=True):
     """Every error reply's body."""
 
     error: str
@@ -336,7 +349,7 @@ class _ClientMessage(
     id: int
 
 
-class Subscribe(_ClientMessage, tag="subscribe", frozen=True):
+class Subscribe(_ClientMessage, tag="subscribe", frozen=True, kw_only=True):
     """Subscribe to a channel of one account (``symbols`` for ``quotes``)."""
 
     channel: str
@@ -344,7 +357,7 @@ class Subscribe(_ClientMessage, tag="subscribe", frozen=True):
     symbols: list[str] | None = None
 
 
-class Unsubscribe(_ClientMessage, tag="unsubscribe", frozen=True):
+class Unsubscribe(_ClientMessage, tag="unsubscribe", frozen=True, kw_only=True):
     """Undo a subscription (same fields as ``Subscribe``)."""
 
     channel: str
@@ -352,7 +365,7 @@ class Unsubscribe(_ClientMessage, tag="unsubscribe", frozen=True):
     symbols: list[str] | None = None
 
 
-class Ping(_ClientMessage, tag="ping", frozen=True):
+class Ping(_ClientMessage, tag="ping", frozen=True, kw_only=True):
     """Application-level ping; answered by ``Pong`` with the same id."""
 
 
@@ -366,7 +379,7 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=Fal
     pass
 
 
-class Subscribed(_Event, tag="subscribed", frozen=True):
+class Subscribed(_Event, tag="subscribed", frozen=True, kw_only=True):
     """Acknowledges a ``Subscribe`` with the same ``id``."""
 
     id: int | None = None
@@ -375,7 +388,7 @@ class Subscribed(_Event, tag="subscribed", frozen=True):
     symbols: list[str] | None = None
 
 
-class Unsubscribed(_Event, tag="unsubscribed", frozen=True):
+class Unsubscribed(_Event, tag="unsubscribed", frozen=True, kw_only=True):
     """Acknowledges an ``Unsubscribe`` with the same ``id``."""
 
     id: int | None = None
@@ -384,13 +397,13 @@ class Unsubscribed(_Event, tag="unsubscribed", frozen=True):
     symbols: list[str] | None = None
 
 
-class Pong(_Event, tag="pong", frozen=True):
+class Pong(_Event, tag="pong", frozen=True, kw_only=True):
     """Answers a ``Ping``."""
 
     id: int | None = None
 
 
-class ErrorEvent(_Event, tag="error", frozen=True):
+class ErrorEvent(_Event, tag="error", frozen=True, kw_only=True):
     """The server refused a request (``id`` set) or reports a stream-level error."""
 
     error: str
@@ -398,18 +411,22 @@ class ErrorEvent(_Event, tag="error", frozen=True):
     id: int | None = None
 
 
-class QuoteEvent(_Event, tag="quote", frozen=True):
+class QuoteEvent(_Event, tag="quote", frozen=True, kw_only=True):
     """A price update for one subscribed symbol."""
 
     data: Quote
     account_id: str = ""
 
 
-class _AccountEvent(_Event, frozen=True):
-    """An event in an account's numbered sequence: ``seq`` grows by one per event."""
+class _AccountEvent(_Event, frozen=True, kw_only=True):
+    """An event in an account's numbered sequence: ``seq`` grows by one per event.
 
-    account_id: str
-    seq: int
+    The contract adds ``account_id`` and ``seq``; the reference's own examples
+    lack them, so a frame without them still decodes (``seq`` is then ``None``).
+    """
+
+    account_id: str = ""
+    seq: int | None = None
 
 
 class OrderOpenedData(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -457,43 +474,43 @@ class AccountStatusData(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     error: str = ""
 
 
-class OrderOpened(_AccountEvent, tag="order_opened", frozen=True):
+class OrderOpened(_AccountEvent, tag="order_opened", frozen=True, kw_only=True):
     """An order was placed: a market order filled, or a pending order rests."""
 
     data: OrderOpenedData
 
 
-class OrderModified(_AccountEvent, tag="order_modified", frozen=True):
+class OrderModified(_AccountEvent, tag="order_modified", frozen=True, kw_only=True):
     """An order's SL, TP or pending price changed."""
 
     data: OrderModifiedData
 
 
-class OrderFilled(_AccountEvent, tag="order_filled", frozen=True):
+class OrderFilled(_AccountEvent, tag="order_filled", frozen=True, kw_only=True):
     """A pending order triggered and became a position."""
 
     data: OrderFilledData
 
 
-class OrderClosed(_AccountEvent, tag="order_closed", frozen=True):
+class OrderClosed(_AccountEvent, tag="order_closed", frozen=True, kw_only=True):
     """A position closed (by request, SL or TP)."""
 
     data: OrderClosedData
 
 
-class OrderCancelled(_AccountEvent, tag="order_cancelled", frozen=True):
+class OrderCancelled(_AccountEvent, tag="order_cancelled", frozen=True, kw_only=True):
     """A pending order was cancelled."""
 
     data: OrderCancelledData
 
 
-class AccountUpdate(_AccountEvent, tag="account", frozen=True):
+class AccountUpdate(_AccountEvent, tag="account", frozen=True, kw_only=True):
     """Balance, equity or margin changed."""
 
     data: AccountUpdateData
 
 
-class AccountStatusChanged(_AccountEvent, tag="account_status", frozen=True):
+class AccountStatusChanged(_AccountEvent, tag="account_status", frozen=True, kw_only=True):
     """The account's status moved (``connecting`` → ``connected``, ``error``, ...)."""
 
     data: AccountStatusData
@@ -537,8 +554,8 @@ _PREVIEW_BYTES: Final = 120
 T = TypeVar("T")
 
 
-def encode(message: msgspec.Struct) -> bytes:
-    """Encode a request body or a stream message as JSON bytes."""
+def encode(message: object) -> bytes:
+    """Encode a Struct (or a list of them): a request body, reply or stream message."""
     return _ENCODER.encode(message)
 
 
@@ -610,11 +627,19 @@ def decode_reply(body: bytes, reply_type: type[T] | Any, *, status: int | None =
     try:
         result: T = decoder.decode(body)
     except msgspec.DecodeError as exc:
-        name = getattr(reply_type, "__name__", str(reply_type))
+        name = _type_name(reply_type)
         raise ProtocolError(
             f"reply does not match {name}: {exc}; body starts {_preview(body)!r}", status=status
         ) from None
     return result
+
+
+def _type_name(tp: Any) -> str:
+    args = get_args(tp)
+    if args:
+        inner = ", ".join(_type_name(a) for a in args)
+        return f"{getattr(get_origin(tp), '__name__', tp)}[{inner}]"
+    return getattr(tp, "__name__", str(tp))
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -632,9 +657,12 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             return None
+        now = now or datetime.now(UTC)
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
