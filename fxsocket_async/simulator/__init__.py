@@ -1,0 +1,26 @@
+"""A faithful local FxSocket server for development and tests.
+
+``async with Simulator(SimulatorConfig(...)) as sim:`` serves the REST routes
+and the WebSocket stream of the wire contract on 127.0.0.1, with a seeded
+market, simulated accounts and trading, and fault injection. From a shell:
+``python -m fxsocket_async.simulator --port 0``. See docs/simulator.md.
+"""
+
+from ._config import DEMO_API_KEY, ApiKey, Scope, SimulatorConfig
+from ._engine import AccountEvent
+from ._faults import Faults, InjectedFailure
+from ._market import DEFAULT_SYMBOLS, SymbolSpec
+from ._server import Simulator
+
+__all__ = [
+    "DEFAULT_SYMBOLS",
+    "DEMO_API_KEY",
+    "AccountEvent",
+    "ApiKey",
+    "Faults",
+    "InjectedFailure",
+    "Scope",
+    "Simulator",
+    "SimulatorConfig",
+    "SymbolSpec",
+]

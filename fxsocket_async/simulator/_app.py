@@ -1,0 +1,340 @@
+"""The simulator's aiohttp application: every REST route and the stream handshake.
+
+A request passes, in order: injected latency and failures, authentication
+(401), the key's scope (403), the account lookup (404 / 400
+``account_required``), the rate limit (429) and the terminal check (503); then
+one engine call, whose Struct is the reply body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from .._protocol import (
+    CANDLES_DEFAULT_LIMIT,
+    CANDLES_MAX_LIMIT,
+    HISTORY_DEFAULT_LIMIT,
+    IDEMPOTENCY_KEY_HEADER,
+    IDEMPOTENCY_KEY_MAX_LENGTH,
+    IDEMPOTENCY_REPLAYED_HEADER,
+    TIMEFRAMES,
+    CreateOrderRequest,
+    ErrorBody,
+    LinkAccountRequest,
+    encode,
+)
+from ._config import ApiKey
+from ._engine import Engine, SimError, _Account
+from ._faults import Faults
+from ._ratelimit import RateLimiter
+from ._stream import StreamHub
+
+__all__ = ["Stats", "build_app"]
+
+log = logging.getLogger("fxsocket_async.simulator")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_LINK_DECODER = msgspec.json.Decoder(LinkAccountRequest)
+_ORDER_DECODER = msgspec.json.Decoder(CreateOrderRequest)
+_PATCH_DECODER = msgspec.json.Decoder(dict[str, Any])
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters a test can read as ``sim.stats``."""
+
+    requests: int = 0
+    ws_handshakes: int = 0
+    ws_refused: int = 0
+    ws_connections: int = 0
+
+
+def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=encode(body), status=status, headers=headers, content_type="application/json"
+    )
+
+
+def _error(exc: SimError) -> web.Response:
+    return _json(ErrorBody(error=exc.code, message=exc.message), exc.status, exc.headers)
+
+
+class _Routes:
+    def __init__(
+        self,
+        engine: Engine,
+        hub: StreamHub,
+        faults: Faults,
+        stats: Stats,
+        keys: dict[str, ApiKey],
+        limiter: RateLimiter | None,
+    ) -> None:
+        self.engine = engine
+        self.hub = hub
+        self.faults = faults
+        self.stats = stats
+        self.keys = keys
+        self.limiter = limiter
+
+    # ------------------------------------------------------------ plumbing
+
+    def authenticate(self, request: web.Request) -> ApiKey:
+        token = request.headers.get("X-API-Key")
+        if token is None:
+            scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+            token = value.strip() if scheme.lower() == "bearer" else None
+        if not token:
+            raise SimError(
+                401,
+                "unauthorized",
+                "missing API key: send 'X-API-Key: <key>' or 'Authorization: Bearer <key>'",
+            )
+        key = self.keys.get(token)
+        if key is None:
+            raise SimError(401, "unauthorized", "unknown API key")
+        return key
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path == "/v1/stream":
+            return await handler(request)
+        self.stats.requests += 1
+        if self.faults.latency > 0:
+            await asyncio.sleep(self.faults.latency)
+        failure = self.faults.take_failure()
+        if failure is not None:
+            headers = {}
+            if failure.retry_after is not None:
+                headers["Retry-After"] = str(failure.retry_after)
+            return _error(SimError(failure.status, failure.error, failure.message, headers))
+        try:
+            return await handler(request)
+        except SimError as exc:
+            return _error(exc)
+        except web.HTTPException as exc:
+            if exc.status >= 400:
+                code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "bad_request")
+                return _error(SimError(exc.status, code, exc.reason))
+            raise
+
+    @staticmethod
+    def require_scope(key: ApiKey, needed: str) -> None:
+        ranks = {"read": 0, "trade": 1, "full": 2}
+        if ranks[key.scope] < ranks[needed]:
+            raise SimError(
+                403,
+                "forbidden",
+                f"this key's scope is '{key.scope}'; the request needs '{needed}'",
+            )
+
+    def limit(self, bucket: str) -> None:
+        if self.limiter is None:
+            return
+        wait = self.limiter.acquire(bucket)
+        if wait is not None:
+            raise SimError(
+                429,
+                "rate_limited",
+                f"more than {self.limiter.rate:g} requests per second; retry after {wait} s",
+                {"Retry-After": str(wait)},
+            )
+
+    def management(self, request: web.Request, scope: str) -> ApiKey:
+        key = self.authenticate(request)
+        self.require_scope(key, scope)
+        self.limit(f"key:{key.key}")
+        return key
+
+    def trading(self, request: web.Request, scope: str = "read") -> _Account:
+        key = self.authenticate(request)
+        self.require_scope(key, scope)
+        account = self.engine.resolve(key.owner, request.match_info.get("account_id"))
+        self.limit(f"account:{account.id}")
+        self.engine.require_connected(account)
+        return account
+
+    # ---------------------------------------------------------- management
+
+    async def list_accounts(self, request: web.Request) -> web.Response:
+        key = self.management(request, "read")
+        return _json(self.engine.accounts(key.owner))
+
+    async def link_account(self, request: web.Request) -> web.Response:
+        key = self.management(request, "full")
+        body = _decode(_LINK_DECODER, await request.read())
+        account = self.engine.link(key.owner, body)
+        log.info("linked account %s (%s, login %s)", account.id, account.server, account.login)
+        return _json(account, status=201)
+
+    async def get_account(self, request: web.Request) -> web.Response:
+        key = self.management(request, "read")
+        return _json(self.engine.account(key.owner, request.match_info["account_id"]))
+
+    async def unlink_account(self, request: web.Request) -> web.Response:
+        key = self.management(request, "full")
+        account_id = request.match_info["account_id"]
+        self.engine.unlink(key.owner, account_id)
+        self.hub.forget_account(account_id)
+        log.info("unlinked account %s", account_id)
+        return web.Response(status=204)
+
+    # --------------------------------------------------------- per account
+
+    async def summary(self, request: web.Request) -> web.Response:
+        return _json(self.engine.summary(self.trading(request)))
+
+    async def positions(self, request: web.Request) -> web.Response:
+        return _json(self.engine.positions(self.trading(request)))
+
+    async def pending_orders(self, request: web.Request) -> web.Response:
+        return _json(self.engine.pending_orders(self.trading(request)))
+
+    async def create_order(self, request: web.Request) -> web.Response:
+        account = self.trading(request, "trade")
+        key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+        if key is not None and not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH:
+            raise SimError(
+                400,
+                "invalid_idempotency_key",
+                f"{IDEMPOTENCY_KEY_HEADER} must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters",
+            )
+        body = _decode(_ORDER_DECODER, await request.read())
+        reply, replayed = self.engine.create_order(account, body, key)
+        return _json(reply, headers={IDEMPOTENCY_REPLAYED_HEADER: "true"} if replayed else None)
+
+    async def modify_order(self, request: web.Request) -> web.Response:
+        account = self.trading(request, "trade")
+        body = _decode(_PATCH_DECODER, await request.read())
+        reply = self.engine.modify_order(account, request.match_info["order_id"], body)
+        return _json(reply)
+
+    async def close_order(self, request: web.Request) -> web.Response:
+        account = self.trading(request, "trade")
+        return _json(self.engine.close_order(account, request.match_info["order_id"]))
+
+    async def quote(self, request: web.Request) -> web.Response:
+        self.trading(request)
+        return _json(self.engine.quote(request.match_info["symbol"]))
+
+    async def candles(self, request: web.Request) -> web.Response:
+        self.trading(request)
+        symbol = request.match_info["symbol"]
+        query = request.query
+        timeframe = query.get("timeframe", "")
+        if timeframe not in TIMEFRAMES:
+            raise SimError(
+                400,
+                "invalid_timeframe",
+                f"timeframe must be one of {', '.join(TIMEFRAMES)}, not {timeframe!r}",
+            )
+        start, end = _time(query, "from"), _time(query, "to")
+        if start is not None and end is not None and start > end:
+            raise SimError(400, "invalid_range", "from must not be later than to")
+        limit = _int(query, "limit", CANDLES_DEFAULT_LIMIT)
+        if not 1 <= limit <= CANDLES_MAX_LIMIT:
+            raise SimError(400, "invalid_limit", f"limit must be between 1 and {CANDLES_MAX_LIMIT}")
+        self.engine.quote(symbol)  # 404 for an unknown symbol
+        bars = self.engine.market.candles(symbol, timeframe, start=start, end=end, limit=limit)
+        return _json({"symbol": symbol, "timeframe": timeframe, "candles": bars})
+
+    async def history(self, request: web.Request) -> web.Response:
+        account = self.trading(request)
+        query = request.query
+        page = self.engine.history(
+            account,
+            start=_time(query, "from"),
+            end=_time(query, "to"),
+            symbol=query.get("symbol") or None,
+            order_type=query.get("type") or None,
+            offset=_int(query, "offset", 0),
+            limit=_int(query, "limit", HISTORY_DEFAULT_LIMIT),
+        )
+        return _json(page)
+
+    # -------------------------------------------------------------- stream
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        self.stats.ws_handshakes += 1
+        refusal = self.faults.handshake_refusal()
+        if refusal is not None:
+            self.stats.ws_refused += 1
+            return _error(
+                SimError(refusal, "unavailable", "the stream is not accepting connections")
+            )
+        try:
+            key = self.authenticate(request)
+        except SimError as exc:
+            return _error(exc)
+        self.stats.ws_connections += 1
+        try:
+            return await self.hub.serve(request, key)
+        finally:
+            self.stats.ws_connections -= 1
+
+
+def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
+    try:
+        return decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise SimError(400, "invalid_request", f"invalid request body: {exc}") from None
+
+
+def _time(query: Any, name: str) -> datetime | None:
+    text = query.get(name)
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise SimError(
+            400, "invalid_time", f"{name} must be an ISO 8601 time, such as 2026-04-02T14:00:00Z"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _int(query: Any, name: str, default: int) -> int:
+    text = query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise SimError(400, f"invalid_{name}", f"{name} must be a whole number") from None
+
+
+def build_app(
+    engine: Engine,
+    hub: StreamHub,
+    faults: Faults,
+    stats: Stats,
+    keys: dict[str, ApiKey],
+    limiter: RateLimiter | None,
+) -> web.Application:
+    """The aiohttp application serving every route of the contract."""
+    routes = _Routes(engine, hub, faults, stats, keys, limiter)
+    app = web.Application(middlewares=[routes.middleware])
+    app.router.add_get("/v1/stream", routes.stream)
+    app.router.add_get("/v1/accounts", routes.list_accounts)
+    app.router.add_post("/v1/accounts", routes.link_account)
+    app.router.add_get("/v1/accounts/{account_id}", routes.get_account)
+    app.router.add_delete("/v1/accounts/{account_id}", routes.unlink_account)
+    # The per-account form, and the reference's bare form acting on the only account.
+    for prefix in ("/v1/accounts/{account_id}", "/v1"):
+        app.router.add_get(f"{prefix}/account", routes.summary)
+        app.router.add_get(f"{prefix}/positions", routes.positions)
+        app.router.add_get(f"{prefix}/orders", routes.pending_orders)
+        app.router.add_post(f"{prefix}/orders", routes.create_order)
+        app.router.add_patch(f"{prefix}/orders/{{order_id}}", routes.modify_order)
+        app.router.add_delete(f"{prefix}/orders/{{order_id}}", routes.close_order)
+        app.router.add_get(f"{prefix}/quotes/{{symbol}}", routes.quote)
+        app.router.add_get(f"{prefix}/candles/{{symbol}}", routes.candles)
+        app.router.add_get(f"{prefix}/history", routes.history)
+    return app

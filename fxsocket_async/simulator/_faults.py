@@ -1,0 +1,93 @@
+"""Fault injection: the network and server failures a client must survive."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from ._stream import StreamHub
+
+__all__ = ["Faults", "InjectedFailure"]
+
+
+@dataclass(frozen=True, slots=True)
+class InjectedFailure:
+    """One REST reply to answer instead of the real one."""
+
+    status: int
+    error: str
+    message: str
+    retry_after: int | None = None
+
+
+class Faults:
+    """Steering handles for failures; reached as ``sim.faults``. See docs/simulator.md."""
+
+    def __init__(self, hub: StreamHub) -> None:
+        self._hub = hub
+        self._failures: deque[InjectedFailure] = deque()
+        self._refuse_status: int | None = None
+        self._refuse_until = math.inf
+        #: Seconds added before every REST reply.
+        self.latency = 0.0
+
+    # ----------------------------------------------------------- WebSocket
+
+    def drop_connections(self) -> None:
+        """Abort every WebSocket connection now, with no close frame."""
+        self._hub.drop_connections()
+
+    def mute(self, *, answer_pings: bool = True) -> None:
+        """Stop sending quotes and events; with ``answer_pings=False`` send nothing at all."""
+        self._hub.muted = True
+        self._hub.frozen = not answer_pings
+
+    def unmute(self) -> None:
+        self._hub.muted = self._hub.frozen = False
+
+    def send_raw(self, text: str) -> None:
+        """Send ``text`` as a text frame to every connection (a malformed frame, say)."""
+        self._hub.send_raw(text)
+
+    def refuse_handshakes(self, *, status: int = 503, for_seconds: float | None = None) -> None:
+        """Refuse new WebSocket handshakes with ``status``, for a while or until accepted."""
+        self._refuse_status = status
+        self._refuse_until = math.inf if for_seconds is None else time.monotonic() + for_seconds
+
+    def accept_handshakes(self) -> None:
+        self._refuse_status = None
+
+    def handshake_refusal(self) -> int | None:
+        """The status to refuse a handshake with now, if any."""
+        if self._refuse_status is not None and time.monotonic() >= self._refuse_until:
+            self._refuse_status = None
+        return self._refuse_status
+
+    # ---------------------------------------------------------------- REST
+
+    def fail_next(
+        self,
+        count: int = 1,
+        *,
+        status: int = 500,
+        error: str = "internal_error",
+        message: str = "injected failure",
+        retry_after: int | None = None,
+    ) -> None:
+        """Answer the next ``count`` REST requests with this error instead."""
+        if count < 0 or not 400 <= status <= 599:
+            raise ValueError("fail_next needs count >= 0 and an error status (400-599)")
+        failure = InjectedFailure(status, error, message, retry_after)
+        self._failures.extend([failure] * count)
+
+    def take_failure(self) -> InjectedFailure | None:
+        return self._failures.popleft() if self._failures else None
+
+    def clear(self) -> None:
+        """Undo every fault."""
+        self._failures.clear()
+        self.latency = 0.0
+        self.accept_handshakes()
+        self.unmute()
