@@ -38,8 +38,14 @@ Backfill
     A bar's open is the bid of ``mid`` at its start and its close the bid at
     the next bar's start, so consecutive bars join exactly (and bars of
     different timeframes agree at shared boundaries). High and low are the
-    extremes of ``mid`` sampled at a few points inside the bar plus a small
-    hashed wick; the volume is hashed and proportional to the bar's length.
+    extremes of ``mid`` at eight points inside the bar plus a small hashed
+    wick; only the terms that curve at the bar's scale are evaluated there
+    (longer ones are straight over it, much shorter ones are left to the
+    wick), so a bar costs about the same at every timeframe: 1,000 bars take
+    some 10-35 ms, and finished bars are cached. The volume is hashed and
+    proportional to the bar's length. Backfill bids are ``mid`` minus half the
+    symbol's typical (mid-range) spread.
+
     The bar containing ``started_at`` starts as this backfill, cut at
     ``started_at``, and live ticks continue it; the live walk starts at
     ``mid(started_at)``, so history and live prices join without a jump.
@@ -155,6 +161,7 @@ def symbol_specs(names: Iterable[str]) -> tuple[SymbolSpec, ...]:
 # ------------------------------------------------------------------- timeframes
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MIDNIGHT: Final = _EPOCH.time()
 _MIN_SECONDS: Final = (date(1, 1, 1).toordinal() - date(1970, 1, 1).toordinal()) * 86_400
 
 
@@ -194,8 +201,14 @@ class _Frame:
 
     def ceil_index(self, t: datetime) -> int:
         """Number of the first bar starting at or after ``t``."""
+        # Compared without building the floor bar's start, which may lie
+        # before year 1.
+        if self.length:
+            on_boundary = (t - self._origin) % self._step == timedelta(0)
+        else:
+            on_boundary = t.day == 1 and t.time() == _MIDNIGHT
         index = self.index(t)
-        return index if self.start(index) == t else index + 1
+        return index if on_boundary else index + 1
 
     def start(self, index: int) -> datetime:
         """Start of bar ``index`` as an aware UTC datetime."""
@@ -295,9 +308,9 @@ def _key(seed: int, symbol: str, purpose: str) -> int:
 # --------------------------------------------------------------------- backfill
 
 # Value-noise grid spacings in seconds: 97 s, 7 min, 47 min, 3.2 h, 1, 5.3, 27
-# and 160 days. Odd sizes keep grid kinks off bar boundaries. Each is either
-# at most one day or at least half a day shorter than one, the two cases the
-# closed-form lag variance below covers.
+# and 160 days. Odd sizes keep grid kinks off bar boundaries. None lies
+# strictly between half a day and a day: the closed-form lag variance below
+# covers only lags of at most one spacing or at least two.
 _LAYER_SPACINGS: Final = (97.0, 420.0, 2820.0, 11_580.0, _DAY, 457_920.0, 2_332_800.0, 13_824_000.0)
 _SINE_PERIOD_DAYS: Final = (0.5, 3.7, 19.0, 71.0, 260.0, 900.0)
 # Sinusoids are regular, so they get less weight than the noise.
@@ -308,7 +321,8 @@ _FRACTIONS: Final = tuple(j / (_INTRABAR_SAMPLES + 1) for j in range(1, _INTRABA
 _WICK: Final = 0.4
 # Backfill ticks per minute (the mean); live bars count real ticks.
 _TICKS_PER_MINUTE: Final = 20.0
-_CACHE_LIMIT: Final = 1 << 16
+# Grid values cached per noise layer (~100 bytes each), then the cache restarts.
+_CACHE_LIMIT: Final = 4096
 _CANDLE_CACHE_LIMIT: Final = 20_000
 
 
@@ -482,7 +496,7 @@ class _Backfill:
         if span <= 0:
             return open_, open_, open_, open_, 0
         top, bottom = self._extremes(frame, t0, t1, open_log, close_log)
-        # One hash, cut into three 21-bit uniforms: upper wick, lower wick, volume.
+        # One hash, cut into three uniforms: upper wick, lower wick, volume.
         bits = _mix(self._bar_key + frame.code * 0x100000001B3 + index * _GOLDEN)
         wick = self._wick_sigma * math.sqrt(span / _DAY) * 2.0**-21
         high = max(self.bid(top + wick * (bits & 0x1FFFFF)), open_, close)
