@@ -1,0 +1,1 @@
+"""Contract tests: a plain aiohttp client against the simulator over loopback."""

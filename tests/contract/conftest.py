@@ -1,0 +1,46 @@
+"""Fixtures of the contract suite: one simulator and one aiohttp session per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from fxsocket_async.simulator import Simulator
+
+from .helpers import Api, config
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def sim(anyio_backend: str) -> AsyncIterator[Simulator]:
+    async with Simulator(config()) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def http(anyio_backend: str) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def api(http: aiohttp.ClientSession, sim: Simulator) -> Api:
+    return Api(http, sim)
+
+
+@pytest.fixture
+async def account(api: Api) -> dict[str, Any]:
+    """One connected account of the default owner (keys full, trade and read)."""
+    return await api.link_connected()
+
+
+@pytest.fixture
+def account_id(account: dict[str, Any]) -> str:
+    return str(account["id"])
