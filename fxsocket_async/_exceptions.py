@@ -23,7 +23,11 @@ are mapped at the transport seam and never escape::
     ├── TransportError                 no usable reply reached us
     │   ├── ConnectionFailedError      could not connect, or the connection broke
     │   └── TimeoutError               no reply in time (also a builtin TimeoutError)
-    └── ProtocolError                  a reply or frame we cannot understand
+    ├── ProtocolError                  a reply or frame we cannot understand
+    ├── AccountError                   an account's terminal failed (status ``error``)
+    ├── ConsumerOverflowError          a consumer fell too far behind a lossless feed
+    ├── ConfigurationError             the session cannot start as configured (no key...)
+    └── SessionClosedError             the session is not open (outside ``async with``)
 
 ``ValidationError`` is also raised *before* anything is sent when the input is
 refused locally; its ``status`` is then ``None`` and its ``code`` says which
@@ -37,13 +41,16 @@ from typing import Any
 
 __all__ = [
     "APIError",
+    "AccountError",
     "AccountRequiredError",
     "AlreadyLinkedError",
     "AuthenticationError",
     "BadRequestError",
     "BrokerRejectedError",
+    "ConfigurationError",
     "ConflictError",
     "ConnectionFailedError",
+    "ConsumerOverflowError",
     "FxSocketError",
     "IdempotencyConflictError",
     "NotFoundError",
@@ -52,6 +59,7 @@ __all__ = [
     "ProtocolError",
     "RateLimitedError",
     "ServerError",
+    "SessionClosedError",
     "TerminalNotReadyError",
     "TimeoutError",
     "TransportError",
@@ -160,7 +168,7 @@ class RateLimitedError(APIError):
         retry_after: float | None = None,
     ) -> None:
         super().__init__(message, status=status, code=code)
-        self.retry_after = retry_after
+        self.retry_after: float | None = retry_after
 
 
 class ServerError(APIError):
@@ -212,6 +220,35 @@ def _rebuild(cls: type[FxSocketError], message: str, state: dict[str, Any]) -> F
 
 # A code refines the status only when both agree; an unknown code still lands
 # in its status's branch, so a newer server's codes never break error handling.
+class AccountError(FxSocketError):
+    """An account's terminal failed: its status is ``error``; ``message`` is the server's text."""
+
+    def __init__(self, message: str, *, account_id: str, code: str = "account_error") -> None:
+        super().__init__(message, status=None, code=code)
+        self.account_id = account_id
+
+
+class ConsumerOverflowError(FxSocketError):
+    """A consumer of a lossless feed let its bounded buffer fill; only it is ended."""
+
+    def __init__(self, message: str, *, code: str = "consumer_overflow") -> None:
+        super().__init__(message, status=None, code=code)
+
+
+class ConfigurationError(FxSocketError):
+    """The session cannot start as configured: no API key, a bad URL."""
+
+    def __init__(self, message: str, *, code: str = "configuration_error") -> None:
+        super().__init__(message, status=None, code=code)
+
+
+class SessionClosedError(FxSocketError):
+    """The session is not open: use it inside ``async with AsyncFxSocket() as fx``."""
+
+    def __init__(self, message: str, *, code: str = "session_closed") -> None:
+        super().__init__(message, status=None, code=code)
+
+
 _BY_STATUS_AND_CODE: dict[tuple[int, str], type[APIError]] = {
     (400, "broker_rejected"): BrokerRejectedError,
     (400, "account_required"): AccountRequiredError,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +53,8 @@ class Stats:
     """Counters a test can read as ``sim.stats``."""
 
     requests: int = 0
+    #: Requests per route, keyed like "GET /v1/accounts/{account_id}/orders".
+    routes: Counter[str] = field(default_factory=Counter)
     ws_handshakes: int = 0
     ws_refused: int = 0
     ws_connections: int = 0
@@ -107,14 +110,22 @@ class _Routes:
         if request.path == "/v1/stream":
             return await handler(request)
         self.stats.requests += 1
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else request.path
+        self.stats.routes[f"{request.method} {route}"] += 1
         if self.faults.latency > 0:
             await asyncio.sleep(self.faults.latency)
         failure = self.faults.take_failure()
+        if failure is not None and failure.after:
+            await self._handle(request, handler)
         if failure is not None:
             headers = {}
             if failure.retry_after is not None:
                 headers["Retry-After"] = str(failure.retry_after)
             return _error(SimError(failure.status, failure.error, failure.message, headers))
+        return await self._handle(request, handler)
+
+    async def _handle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             return await handler(request)
         except SimError as exc:

@@ -20,6 +20,7 @@ class InjectedFailure:
     error: str
     message: str
     retry_after: int | None = None
+    after: bool = False
 
 
 class Faults:
@@ -75,11 +76,16 @@ class Faults:
         error: str = "internal_error",
         message: str = "injected failure",
         retry_after: int | None = None,
+        after: bool = False,
     ) -> None:
-        """Answer the next ``count`` REST requests with this error instead."""
+        """Answer the next ``count`` REST requests with this error instead.
+
+        With ``after=True`` each request is carried out first and only its
+        reply is replaced: the client sees a failure although the server acted.
+        """
         if count < 0 or not 400 <= status <= 599:
             raise ValueError("fail_next needs count >= 0 and an error status (400-599)")
-        failure = InjectedFailure(status, error, message, retry_after)
+        failure = InjectedFailure(status, error, message, retry_after, after)
         self._failures.extend([failure] * count)
 
     def take_failure(self) -> InjectedFailure | None:

@@ -177,7 +177,7 @@ class Simulator:
         """Every per-account event the server emitted for the account, in ``seq`` order."""
         return self.engine.ledger(account_id)
 
-    async def wait_for_ws_connections(self, count: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - a steering helper should never wait unbounded
+    async def wait_for_ws_connections(self, count: int, timeout: float = 5.0) -> None:
         """Wait until exactly ``count`` WebSocket connections are open.
 
         Raises ``TimeoutError`` after ``timeout`` seconds.

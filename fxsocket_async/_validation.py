@@ -1,0 +1,161 @@
+"""Checks that refuse bad input before anything is sent.
+
+Every refusal is a ``ValidationError`` with ``status=None`` and a message that
+says what to do instead. NaN, infinities and negative volumes never reach the
+wire.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Final
+
+from ._exceptions import ValidationError
+from ._protocol import (
+    HISTORY_MAX_LIMIT,
+    MARKET_ORDER_TYPES,
+    ORDER_TYPES,
+    PENDING_ORDER_TYPES,
+    TIMEFRAMES,
+)
+
+__all__ = [
+    "REMOVE",
+    "Remove",
+    "check_modify",
+    "check_order",
+    "check_page_size",
+    "check_positive",
+    "check_range",
+    "check_stop_change",
+    "check_symbol",
+    "check_timeframe",
+]
+
+
+class Remove:
+    """The explicit "remove this SL/TP" marker for ``orders.modify``."""
+
+    _instance: Remove | None = None
+
+    def __new__(cls) -> Remove:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "REMOVE"
+
+
+#: Pass as ``sl=`` or ``tp=`` to ``orders.modify`` to remove the stop.
+REMOVE: Final = Remove()
+
+
+def _refuse(code: str, message: str) -> ValidationError:
+    return ValidationError(message, status=None, code=code)
+
+
+def check_positive(name: str, value: object) -> float:
+    """A price or volume: a real number, finite and above zero."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _refuse(f"invalid_{name}", f"{name} must be a number, not {type(value).__name__}")
+    if not math.isfinite(value):
+        raise _refuse(f"invalid_{name}", f"{name} must be a finite number, not {value!r}")
+    if value <= 0:
+        raise _refuse(f"invalid_{name}", f"{name} must be above zero, not {value!r}")
+    return float(value)
+
+
+def check_symbol(symbol: object) -> str:
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise _refuse("invalid_symbol", "symbol must be a non-empty string such as 'EURUSD'")
+    return symbol
+
+
+def check_order(
+    symbol: str,
+    order_type: str,
+    volume: float,
+    price: float | None,
+    sl: float | None,
+    tp: float | None,
+) -> str:
+    """Check an order before it is sent; return its type in canonical upper case."""
+    check_symbol(symbol)
+    kind = order_type.upper() if isinstance(order_type, str) else order_type
+    if kind not in ORDER_TYPES:
+        raise _refuse(
+            "invalid_type",
+            f"unknown order type {order_type!r}; use one of {', '.join(ORDER_TYPES)}",
+        )
+    check_positive("volume", volume)
+    if kind in PENDING_ORDER_TYPES and price is None:
+        raise _refuse("invalid_price", f"a {kind} order needs price= (the level it waits for)")
+    if kind in MARKET_ORDER_TYPES and price is not None:
+        raise _refuse(
+            "invalid_price",
+            f"a {kind} order fills at the market: drop price=, or use {kind}_LIMIT/{kind}_STOP",
+        )
+    if price is not None:
+        check_positive("price", price)
+    for name, value in (("sl", sl), ("tp", tp)):
+        if value is not None:
+            check_positive(name, value)
+    return kind
+
+
+def check_stop_change(name: str, value: float | Remove | None) -> float | None:
+    """An SL/TP for modify: ``None`` keeps it, ``REMOVE`` removes it (0 on the wire)."""
+    if value is None:
+        return None
+    if isinstance(value, Remove):
+        return 0.0
+    if not isinstance(value, bool) and isinstance(value, int | float) and value == 0:
+        raise _refuse(
+            f"invalid_{name}",
+            f"{name}=0 would remove the {name.upper()}; pass {name}=REMOVE to remove it",
+        )
+    return check_positive(name, value)
+
+
+def check_modify(
+    sl: float | Remove | None, tp: float | Remove | None, price: float | None
+) -> tuple[float | None, float | None, float | None]:
+    """The (sl, tp, price) to send for a modify; at least one must change."""
+    values = (
+        check_stop_change("sl", sl),
+        check_stop_change("tp", tp),
+        None if price is None else check_positive("price", price),
+    )
+    if values == (None, None, None):
+        raise _refuse("invalid_request", "give at least one of sl=, tp=, price= to modify")
+    return values
+
+
+def check_timeframe(timeframe: str) -> str:
+    if timeframe not in TIMEFRAMES:
+        raise _refuse(
+            "invalid_timeframe",
+            f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAMES)}",
+        )
+    return timeframe
+
+
+def check_range(start: datetime | None, end: datetime | None) -> None:
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and not isinstance(value, datetime):
+            raise _refuse("invalid_range", f"{name} must be a datetime")
+    if start is not None and end is not None and _comparable(start) > _comparable(end):
+        raise _refuse("invalid_range", f"start ({start}) is after end ({end}); swap them")
+
+
+def _comparable(value: datetime) -> datetime:
+    # The same reading the wire gets (format_time): naive as is, aware in UTC.
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def check_page_size(limit: int, maximum: int = HISTORY_MAX_LIMIT) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
+        raise _refuse("invalid_limit", f"page size must be a whole number from 1 to {maximum}")
+    return limit
