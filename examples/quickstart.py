@@ -1,0 +1,60 @@
+"""Quickstart: link an account, trade once, read the history.
+
+    python examples/quickstart.py
+
+With FXSOCKET_API_KEY set this talks to that server (and really trades 0.01
+lots); without it, it starts the embedded simulator first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator
+
+from fxsocket_async import REMOVE, AsyncFxSocket
+from fxsocket_async.simulator import DEMO_API_KEY, Simulator
+
+
+@contextlib.asynccontextmanager
+async def session() -> AsyncIterator[AsyncFxSocket]:
+    if os.environ.get("FXSOCKET_API_KEY"):
+        async with AsyncFxSocket() as fx:
+            yield fx
+        return
+    print("FXSOCKET_API_KEY is not set: using the embedded simulator", file=sys.stderr)
+    async with (
+        Simulator() as sim,
+        AsyncFxSocket(DEMO_API_KEY, base_url=sim.base_url, ws_url=sim.ws_url) as fx,
+    ):
+        yield fx
+
+
+async def main() -> None:
+    async with session() as fx:
+        account = await fx.accounts.link(
+            server=os.environ.get("MT5_SERVER", "VTMarkets-Demo"),
+            login=int(os.environ.get("MT5_LOGIN", "1234567")),
+            password=os.environ.get("MT5_PASSWORD", "demo-password"),
+            nickname="quickstart",
+        )
+        account = await fx.accounts.wait_connected(account.id, timeout=300)
+        trading = fx.account(account.id)
+
+        quote = await trading.quote("EURUSD")
+        order = await trading.orders.create(
+            "EURUSD", "BUY", 0.01, sl=round(quote.bid - 0.0050, 5), tp=round(quote.ask + 0.0050, 5)
+        )
+        await trading.orders.modify(order.id, sl=round(quote.bid - 0.0030, 5), tp=REMOVE)
+        closed = await trading.orders.close(order.id)
+        print(f"closed {order.id} at {closed.close_price}, profit {closed.profit:+.2f}")
+
+        print(await trading.summary())
+        async for trade in trading.history(symbol="EURUSD"):
+            print(trade)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

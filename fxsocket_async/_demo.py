@@ -1,0 +1,120 @@
+"""``python -m fxsocket_async demo``: a guided tour of the client.
+
+With no ``FXSOCKET_API_KEY`` it starts an embedded simulator and says so on
+stderr. Against a real server it only reads (account summary, a quote) unless
+``--trade`` is given, because the tour places and closes a real order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator
+from typing import TextIO
+
+import anyio
+
+from ._client import API_KEY_ENV, AsyncFxSocket
+from ._protocol import Account
+from .simulator import DEMO_API_KEY, Simulator, SimulatorConfig
+
+__all__ = ["run_demo"]
+
+SYMBOL = "EURUSD"
+VOLUME = 0.1
+
+
+@contextlib.asynccontextmanager
+async def _session(err: TextIO) -> AsyncIterator[tuple[AsyncFxSocket, bool]]:
+    if os.environ.get(API_KEY_ENV):
+        async with AsyncFxSocket() as fx:
+            print(f"using the server at {fx.base_url}", file=err)
+            yield fx, False
+        return
+    print(
+        f"{API_KEY_ENV} is not set: running against an embedded simulator "
+        f"(demo key {DEMO_API_KEY!r})",
+        file=err,
+    )
+    config = SimulatorConfig(provision_delay=2.0, quote_interval=0.25)
+    async with (
+        Simulator(config) as sim,
+        AsyncFxSocket(DEMO_API_KEY, base_url=sim.base_url, ws_url=sim.ws_url) as fx,
+    ):
+        yield fx, True
+
+
+async def _linked_account(fx: AsyncFxSocket, out: TextIO) -> Account:
+    """Link the demo account and show its status moving until it is connected."""
+    async with fx.accounts.watch() as changes:
+        account = await fx.accounts.link(
+            server="VTMarkets-Demo", login=1234567, password="demo-password", nickname="demo"
+        )
+        print(f"linked account {account.id} ({account.server}, login {account.login})", file=out)
+        with anyio.fail_after(60):
+            async for change in changes:
+                if change.account_id != account.id:
+                    continue
+                print(f"  status: {change.data.status}", file=out)
+                if change.data.status != "connecting":
+                    break
+    return await fx.accounts.wait_connected(account.id, timeout=60)
+
+
+async def _existing_account(fx: AsyncFxSocket, out: TextIO) -> Account | None:
+    for account in await fx.accounts.list():
+        if account.status == "connected":
+            print(f"using connected account {account.id} ({account.server})", file=out)
+            return account
+    print("no connected account on this key; link one in the dashboard first", file=out)
+    return None
+
+
+async def _trade(fx: AsyncFxSocket, account: Account, out: TextIO) -> None:
+    trading = fx.account(account.id)
+    quote = await trading.quote(SYMBOL)
+    print(f"{SYMBOL} bid {quote.bid} ask {quote.ask}", file=out)
+    pip = 0.0001
+    order = await trading.orders.create(
+        SYMBOL, "BUY", VOLUME, sl=round(quote.bid - 50 * pip, 5), tp=round(quote.ask + 50 * pip, 5)
+    )
+    print(
+        f"opened {order.type} {order.volume} {order.symbol} at {order.price} ({order.id})", file=out
+    )
+    modified = await trading.orders.modify(order.id, sl=round(quote.bid - 30 * pip, 5))
+    print(f"moved the stop loss to {modified.sl}", file=out)
+    closed = await trading.orders.close(order.id)
+    print(f"closed at {closed.close_price}: profit {closed.profit:+.2f}", file=out)
+    async for trade in trading.history(symbol=SYMBOL):
+        if trade.id == order.id:
+            print(
+                f"history: {trade.type} {trade.volume} {trade.symbol} "
+                f"{trade.open_price} -> {trade.close_price}, profit {trade.profit:+.2f}, "
+                f"commission {trade.commission:+.2f}, swap {trade.swap:+.2f}",
+                file=out,
+            )
+
+
+async def run_demo(
+    *, trade: bool = False, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
+    """Run the tour; returns the process exit code."""
+    async with _session(err) as (fx, simulated):
+        if simulated:
+            account: Account | None = await _linked_account(fx, out)
+        else:
+            account = await _existing_account(fx, out)
+        if account is None:
+            return 1
+        if simulated or trade:
+            await _trade(fx, account, out)
+        else:
+            print("read-only tour: pass --trade to place and close a 0.1 lot order", file=out)
+        summary = await fx.account(account.id).summary()
+        print(
+            f"account: balance {summary.balance:.2f} {summary.currency}, "
+            f"equity {summary.equity:.2f}, free margin {summary.free_margin:.2f}",
+            file=out,
+        )
+    return 0
