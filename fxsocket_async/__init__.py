@@ -37,6 +37,7 @@ from ._exceptions import (
 )
 from ._protocol import (
     Account,
+    AccountEvent,
     AccountStatusChanged,
     AccountStatusData,
     AccountSummary,
@@ -87,6 +88,7 @@ __all__ = [
     "Account",
     "AccountClient",
     "AccountError",
+    "AccountEvent",
     "AccountRequiredError",
     "AccountStatusChanged",
     "AccountStatusData",

@@ -46,6 +46,7 @@ __all__ = [
     "TIMEFRAMES",
     "TIMEFRAME_SECONDS",
     "Account",
+    "AccountEvent",
     "AccountStatusChanged",
     "AccountStatusData",
     "AccountSummary",
@@ -522,6 +523,17 @@ class UnknownEvent(msgspec.Struct, frozen=True, kw_only=True):
     type: str
     raw: dict[str, Any]
 
+
+#: The events numbered by an account's ``seq``: its order lifecycle, balances and status.
+AccountEvent: TypeAlias = (
+    OrderOpened
+    | OrderModified
+    | OrderFilled
+    | OrderClosed
+    | OrderCancelled
+    | AccountUpdate
+    | AccountStatusChanged
+)
 
 ServerEvent: TypeAlias = (
     QuoteEvent

@@ -6,8 +6,8 @@ market, simulated accounts and trading, and fault injection. From a shell:
 ``python -m fxsocket_async.simulator --port 0``. See docs/simulator.md.
 """
 
+from .._protocol import AccountEvent
 from ._config import DEMO_API_KEY, ApiKey, Scope, SimulatorConfig
-from ._engine import AccountEvent
 from ._faults import Faults, InjectedFailure
 from ._market import DEFAULT_SYMBOLS, SymbolSpec
 from ._server import Simulator

@@ -25,6 +25,7 @@ from .._protocol import (
     MARKET_ORDER_TYPES,
     ORDER_TYPES,
     Account,
+    AccountEvent,
     AccountStatusChanged,
     AccountStatusData,
     AccountSummary,
@@ -54,17 +55,7 @@ from .._protocol import (
 from ._config import SimulatorConfig
 from ._market import Market, SymbolSpec
 
-__all__ = ["AccountEvent", "Engine", "SimError"]
-
-AccountEvent = (
-    OrderOpened
-    | OrderModified
-    | OrderFilled
-    | OrderClosed
-    | OrderCancelled
-    | AccountUpdate
-    | AccountStatusChanged
-)
+__all__ = ["Engine", "SimError"]
 
 IDEMPOTENCY_TTL = timedelta(minutes=15)
 MIN_VOLUME, MAX_VOLUME, VOLUME_STEP = 0.01, 100.0, 0.01

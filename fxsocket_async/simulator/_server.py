@@ -14,10 +14,10 @@ from typing import Self
 import anyio
 from aiohttp import web
 
-from .._protocol import Account, Quote
+from .._protocol import Account, AccountEvent, Quote
 from ._app import Stats, build_app
 from ._config import SimulatorConfig
-from ._engine import AccountEvent, Cancel, Engine
+from ._engine import Cancel, Engine
 from ._faults import Faults
 from ._market import Market
 from ._ratelimit import RateLimiter
