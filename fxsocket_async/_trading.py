@@ -38,6 +38,7 @@ from ._protocol import (
 )
 from ._validation import (
     Remove,
+    as_wire_time,
     check_modify,
     check_order,
     check_page_size,
@@ -247,19 +248,26 @@ class AccountClient(_Resource):
         or ``start > end``, or another ``FxSocketError``.
         """
         check_symbol(symbol)
-        check_timeframe(timeframe)
+        timeframe = check_timeframe(timeframe)
         check_range(start, end)
         if start is None:
-            size = check_page_size(limit or CANDLES_MAX_LIMIT, CANDLES_MAX_LIMIT)
+            size = CANDLES_MAX_LIMIT if limit is None else limit
+            check_page_size(size, CANDLES_MAX_LIMIT)
             return await self._candle_page(symbol, timeframe, None, end, size)
         if limit is not None:
             check_page_size(limit, 10**9)
-        stop = end or datetime.now(UTC)
-        chunks = _split(start, stop, timeframe)
+        # Chunks are computed on the wire's reading of the times (naive broker
+        # time); with no end, the last chunk is left open so the server's "now",
+        # which may be ahead of ours, decides where it stops.
+        first = as_wire_time(start)
+        last = as_wire_time(end) if end is not None else as_wire_time(datetime.now(UTC))
+        chunks: list[tuple[datetime, datetime | None]] = list(_split(first, last, timeframe))
+        if end is None:
+            chunks[-1:] = [(chunks[-1][0] if chunks else first, None)]
         results: list[list[Candle]] = [[] for _ in chunks]
         gate = anyio.Semaphore(CANDLE_CONCURRENCY)
 
-        async def fetch(index: int, chunk_start: datetime, chunk_end: datetime) -> None:
+        async def fetch(index: int, chunk_start: datetime, chunk_end: datetime | None) -> None:
             async with gate:
                 results[index] = await self._candle_range(symbol, timeframe, chunk_start, chunk_end)
 
@@ -270,7 +278,7 @@ class AccountClient(_Resource):
         return candles[:limit] if limit is not None else candles
 
     async def _candle_range(
-        self, symbol: str, timeframe: str, start: datetime, end: datetime
+        self, symbol: str, timeframe: str, start: datetime, end: datetime | None
     ) -> list[Candle]:
         # Page within the chunk too, in case the server's limit is lower than ours.
         bars: list[Candle] = []
@@ -280,7 +288,9 @@ class AccountClient(_Resource):
             bars.extend(page)
             if len(page) < CANDLES_MAX_LIMIT:
                 break
-            cursor = _as_query_time(page[-1].time, start) + _ONE_MS
+            cursor = as_wire_time(page[-1].time) + _ONE_MS
+            if end is not None and cursor > end:
+                break
         return bars
 
     async def _candle_page(
@@ -456,8 +466,3 @@ def _join(chunks: list[list[Candle]]) -> list[Candle]:
             if not joined or bar.time > joined[-1].time:
                 joined.append(bar)
     return joined
-
-
-def _as_query_time(value: datetime, like: datetime) -> datetime:
-    # Keep the caller's naive/aware style, so the cursor reads the same on the wire.
-    return value.replace(tzinfo=None) if like.tzinfo is None else value

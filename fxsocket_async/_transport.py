@@ -135,9 +135,8 @@ class HttpTransport:
                 f"{method} {path}: no complete reply within {self._timeout.total:g} s"
             ) from None
         except aiohttp.ClientResponseError as exc:
-            raise ProtocolError(
-                f"{method} {path}: unreadable HTTP reply ({exc.message})", status=exc.status
-            ) from None
+            # Its status is aiohttp's parser code, not one a server sent.
+            raise ProtocolError(f"{method} {path}: unreadable HTTP reply ({exc.message})") from None
         except aiohttp.ClientError as exc:
             raise ConnectionFailedError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
         log.debug(

@@ -23,8 +23,10 @@ from ._protocol import (
 __all__ = [
     "REMOVE",
     "Remove",
+    "as_wire_time",
     "check_modify",
     "check_order",
+    "check_order_type",
     "check_page_size",
     "check_positive",
     "check_range",
@@ -73,6 +75,17 @@ def check_symbol(symbol: object) -> str:
     return symbol
 
 
+def check_order_type(order_type: str) -> str:
+    """A known order type, in canonical upper case."""
+    kind = order_type.upper() if isinstance(order_type, str) else order_type
+    if kind not in ORDER_TYPES:
+        raise _refuse(
+            "invalid_type",
+            f"unknown order type {order_type!r}; use one of {', '.join(ORDER_TYPES)}",
+        )
+    return str(kind)
+
+
 def check_order(
     symbol: str,
     order_type: str,
@@ -83,12 +96,7 @@ def check_order(
 ) -> str:
     """Check an order before it is sent; return its type in canonical upper case."""
     check_symbol(symbol)
-    kind = order_type.upper() if isinstance(order_type, str) else order_type
-    if kind not in ORDER_TYPES:
-        raise _refuse(
-            "invalid_type",
-            f"unknown order type {order_type!r}; use one of {', '.join(ORDER_TYPES)}",
-        )
+    kind = check_order_type(order_type)
     check_positive("volume", volume)
     if kind in PENDING_ORDER_TYPES and price is None:
         raise _refuse("invalid_price", f"a {kind} order needs price= (the level it waits for)")
@@ -134,24 +142,26 @@ def check_modify(
 
 
 def check_timeframe(timeframe: str) -> str:
-    if timeframe not in TIMEFRAMES:
+    """A known timeframe, in canonical upper case."""
+    canonical = timeframe.upper() if isinstance(timeframe, str) else timeframe
+    if canonical not in TIMEFRAMES:
         raise _refuse(
             "invalid_timeframe",
             f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAMES)}",
         )
-    return timeframe
+    return str(canonical)
 
 
 def check_range(start: datetime | None, end: datetime | None) -> None:
     for name, value in (("start", start), ("end", end)):
         if value is not None and not isinstance(value, datetime):
             raise _refuse("invalid_range", f"{name} must be a datetime")
-    if start is not None and end is not None and _comparable(start) > _comparable(end):
+    if start is not None and end is not None and as_wire_time(start) > as_wire_time(end):
         raise _refuse("invalid_range", f"start ({start}) is after end ({end}); swap them")
 
 
-def _comparable(value: datetime) -> datetime:
-    # The same reading the wire gets (format_time): naive as is, aware in UTC.
+def as_wire_time(value: datetime) -> datetime:
+    """The reading the wire gets (see ``format_time``): naive as is, aware in UTC, as naive."""
     return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
