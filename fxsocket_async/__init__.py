@@ -7,7 +7,15 @@ the simulator lives in ``fxsocket_async.simulator``.
 
 from ._accounts import Accounts, StatusFeed
 from ._client import AsyncFxSocket
-from ._config import RateLimit, RetryPolicy, Timeouts, WatcherPolicy
+from ._config import (
+    RateLimit,
+    RetryPolicy,
+    StreamPolicy,
+    Timeouts,
+    WatcherPolicy,
+    always_open,
+    forex_hours,
+)
 from ._exceptions import (
     AccountError,
     AccountRequiredError,
@@ -29,12 +37,14 @@ from ._exceptions import (
     RateLimitedError,
     ServerError,
     SessionClosedError,
+    SubscriptionRefusedError,
     TerminalNotReadyError,
     TimeoutError,
     TransportError,
     UnexpectedStatusError,
     ValidationError,
 )
+from ._fanout import StreamGap, SubscriptionStats
 from ._protocol import (
     Account,
     AccountEvent,
@@ -77,6 +87,8 @@ from ._protocol import (
     UnknownEvent,
     Unsubscribed,
 )
+from ._stream import StreamStats
+from ._subscriptions import EventSubscription, QuoteBatches, QuoteSubscription
 from ._trading import AccountClient, HistoryIterator, Orders
 from ._validation import REMOVE, Remove
 
@@ -111,6 +123,7 @@ __all__ = [
     "CreateOrderRequest",
     "ErrorBody",
     "ErrorEvent",
+    "EventSubscription",
     "FxSocketError",
     "HistoryIterator",
     "HistoryPage",
@@ -138,7 +151,9 @@ __all__ = [
     "Position",
     "ProtocolError",
     "Quote",
+    "QuoteBatches",
     "QuoteEvent",
+    "QuoteSubscription",
     "RateLimit",
     "RateLimitedError",
     "Remove",
@@ -148,7 +163,12 @@ __all__ = [
     "SessionClosedError",
     "StatusFeed",
     "StreamEvent",
+    "StreamGap",
+    "StreamPolicy",
+    "StreamStats",
     "Subscribed",
+    "SubscriptionRefusedError",
+    "SubscriptionStats",
     "TerminalNotReadyError",
     "Timeframe",
     "TimeoutError",
@@ -161,4 +181,6 @@ __all__ = [
     "ValidationError",
     "WatcherPolicy",
     "__version__",
+    "always_open",
+    "forex_hours",
 ]

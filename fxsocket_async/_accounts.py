@@ -13,6 +13,7 @@ import builtins
 import logging
 import random
 from collections import Counter, deque
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self
 
@@ -124,6 +125,7 @@ class AccountWatcher:
         self._failures: dict[str, FxSocketError] = {}
         self._changed: dict[str, anyio.Event] = {}
         self._feeds: set[StatusFeed] = set()
+        self._listeners: list[Callable[[AccountStatusChanged], None]] = []
         self._signal = anyio.Event()
         self._poll_now = False
         self._interval = policy.initial_interval
@@ -209,6 +211,12 @@ class AccountWatcher:
         )
         for feed in list(self._feeds):
             feed._push(change)
+        for listener in self._listeners:
+            listener(change)
+
+    def add_listener(self, listener: Callable[[AccountStatusChanged], None]) -> None:
+        """Call ``listener`` with every status change (the stream uses this)."""
+        self._listeners.append(listener)
 
     # ---------------------------------------------------------------- rounds
 

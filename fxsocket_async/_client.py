@@ -5,18 +5,36 @@ from __future__ import annotations
 import contextlib
 import os
 import ssl
+from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import aiohttp
 import anyio
 from anyio.abc import TaskGroup
 
 from ._accounts import Accounts, AccountWatcher
-from ._config import RateLimit, RetryPolicy, Timeouts, WatcherPolicy
-from ._exceptions import ConfigurationError, SessionClosedError
-from ._protocol import DEFAULT_BASE_URL, DEFAULT_WS_URL
+from ._config import RateLimit, RetryPolicy, StreamPolicy, Timeouts, WatcherPolicy
+from ._exceptions import (
+    ConfigurationError,
+    SessionClosedError,
+    TerminalNotReadyError,
+    ValidationError,
+)
+from ._fanout import EventBuffer, QuoteBuffer, QuoteMode
+from ._protocol import (
+    DEFAULT_BASE_URL,
+    DEFAULT_WS_URL,
+    AccountStatusData,
+    HistoryPage,
+    Trade,
+    history_path,
+    history_query,
+)
 from ._ratelimit import Pacers
+from ._recovery import Snapshot
+from ._stream import StreamConnection
+from ._subscriptions import EventSubscription, QuoteSubscription
 from ._trading import AccountClient
 from ._transport import HttpTransport
 
@@ -52,6 +70,7 @@ class AsyncFxSocket:
         retry: RetryPolicy = RetryPolicy(),
         rate_limit: RateLimit = RateLimit(),
         watcher: WatcherPolicy = WatcherPolicy(),
+        stream: StreamPolicy = StreamPolicy(),
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
@@ -66,6 +85,7 @@ class AsyncFxSocket:
         self.retry = retry
         self.rate_limit = rate_limit
         self.watcher_policy = watcher
+        self.stream_policy = stream
         self._ssl_context = ssl_context
         self._stack: contextlib.AsyncExitStack | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -73,6 +93,7 @@ class AsyncFxSocket:
         self._transport: HttpTransport | None = None
         self._accounts: Accounts | None = None
         self._watcher: AccountWatcher | None = None
+        self._stream: StreamConnection | None = None
 
     def __repr__(self) -> str:
         state = "open" if self._stack is not None else "closed"
@@ -107,11 +128,21 @@ class AsyncFxSocket:
             watcher = AccountWatcher(transport, self.watcher_policy)
             stack.callback(watcher.close)
             tasks.start_soon(watcher.run)
+            stream = StreamConnection(
+                http,
+                url=self.ws_url,
+                api_key=self._api_key,
+                policy=self.stream_policy,
+                tasks=tasks,
+                fetch_snapshot=self._snapshot,
+            )
+            stack.callback(stream.close)
+            watcher.add_listener(stream.on_status_change)
         except BaseException:
             await stack.aclose()
             raise
         self._stack, self._http, self._tasks = stack, http, tasks
-        self._transport, self._watcher = transport, watcher
+        self._transport, self._watcher, self._stream = transport, watcher, stream
         self._accounts = Accounts(transport, watcher)
         return self
 
@@ -127,6 +158,7 @@ class AsyncFxSocket:
         """End the session: background tasks, feeds and connections."""
         stack, self._stack = self._stack, None
         self._accounts = None
+        self._transport = self._stream = None
         if stack is not None:
             await stack.aclose()
 
@@ -154,13 +186,115 @@ class AsyncFxSocket:
             )
         return AccountClient(self._transport, self._tasks, account_id)
 
-    def stats(self) -> dict[str, int]:
-        """Counters: REST requests sent, retries, and account watcher rounds."""
-        transport, watcher = self._transport, self._watcher
+    # ------------------------------------------------------------ streaming
+
+    def _open_stream(self) -> StreamConnection:
+        if self._stream is None:
+            raise SessionClosedError(
+                "the session is not open: use it inside 'async with AsyncFxSocket(...) as fx'"
+            )
+        return self._stream
+
+    async def connect_stream(self) -> None:
+        """Open the WebSocket now instead of on the first subscription.
+
+        Raises ``AuthenticationError`` / ``PermissionDeniedError`` when the
+        handshake refuses the key, or ``TimeoutError``.
+        """
+        await self._open_stream().wait_connected()
+
+    def quotes(
+        self,
+        *symbols: str,
+        account: str,
+        mode: QuoteMode = "conflate",
+        buffer: int | None = None,
+    ) -> QuoteSubscription:
+        """Live quotes: ``async with fx.quotes("EURUSD", account=id) as quotes``.
+
+        ``mode="conflate"`` (default): a consumer that falls ``buffer``
+        quotes behind reads only the newest quote per symbol, and the skipped
+        ones are counted. ``mode="all"``: every tick, and overflowing the
+        buffer ends this consumer with ``ConsumerOverflowError``.
+
+        Raises ``ValidationError`` for no symbols; entering raises
+        ``SubscriptionRefusedError`` when the server refuses.
+        """
+        if not symbols or not all(isinstance(s, str) and s for s in symbols):
+            raise ValidationError(
+                "name at least one symbol: fx.quotes('EURUSD', account=...)",
+                status=None,
+                code="invalid_symbol",
+            )
+        capacity = buffer or self.stream_policy.quote_buffer
+        return QuoteSubscription(
+            self._open_stream(), account, list(dict.fromkeys(symbols)), QuoteBuffer(capacity, mode)
+        )
+
+    def events(
+        self, *, account: str, buffer: int | None = None, include_unknown: bool = True
+    ) -> EventSubscription:
+        """Order, account and status events of one account, lossless, in ``seq`` order.
+
+        After a reconnect or a ``seq`` jump the consumer first gets a
+        ``StreamGap``, then the missed order events rebuilt from REST
+        (``recovered=True``), then live events again. A consumer that lets
+        ``buffer`` events pile up is ended with ``ConsumerOverflowError``;
+        others are not affected.
+        """
+        capacity = buffer or self.stream_policy.event_buffer
+        return EventSubscription(
+            self._open_stream(), account, EventBuffer(capacity, include_unknown)
+        )
+
+    async def _snapshot(
+        self, account_id: str, watermark: datetime | None, seeding: bool
+    ) -> Snapshot:
+        # The REST view an events stream starts from (seeding) or recovers against.
+        trading = self.account(account_id)
+        account = await self.accounts.get(account_id)
+        status = AccountStatusData(status=account.status, error=account.error)
+        if seeding and account.status != "connected":
+            return Snapshot(positions=[], pending=[], history=[], status=status)
+        try:
+            positions = await trading.positions()
+            pending = await trading.orders.pending()
+            summary = None if seeding else await trading.summary()
+        except TerminalNotReadyError:
+            if seeding:
+                return Snapshot(positions=[], pending=[], history=[], status=status)
+            raise
+        if seeding:
+            history = await self._newest_trades(trading)
+        else:
+            history = [t async for t in trading.history(start=watermark, page_size=1000)]
+        return Snapshot(
+            positions=positions, pending=pending, history=history, summary=summary, status=status
+        )
+
+    @staticmethod
+    async def _newest_trades(trading: AccountClient, count: int = 50) -> list[Trade]:
+        first: HistoryPage = await trading._call(
+            "GET", history_path(trading.account_id), HistoryPage, params=history_query(limit=1)
+        )
+        if first.total <= 1:
+            return first.trades
+        last: HistoryPage = await trading._call(
+            "GET",
+            history_path(trading.account_id),
+            HistoryPage,
+            params=history_query(offset=max(0, first.total - count), limit=count),
+        )
+        return last.trades
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: REST requests, retries, watcher rounds, and ``stream`` (a ``StreamStats``)."""
+        transport, watcher, stream = self._transport, self._watcher, self._stream
         return {
             "requests": transport.requests if transport else 0,
             "retries": transport.retries if transport else 0,
             "watcher_rounds": watcher.rounds if watcher else 0,
+            "stream": stream.stats() if stream else None,
         }
 
 

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-__all__ = ["RateLimit", "RetryPolicy", "Timeouts", "WatcherPolicy"]
+__all__ = [
+    "RateLimit",
+    "RetryPolicy",
+    "StreamPolicy",
+    "Timeouts",
+    "WatcherPolicy",
+    "always_open",
+    "forex_hours",
+]
 
 
 def _positive(owner: object, **values: float | None) -> None:
@@ -93,3 +103,67 @@ class WatcherPolicy:
             max_interval=self.max_interval,
             factor=self.factor,
         )
+
+
+def forex_hours(now: datetime) -> bool:
+    """Whether the FX market is open: Sunday 22:00 to Friday 22:00 UTC.
+
+    Only used to decide whether silence on a quote subscription means a dead
+    stream; pass your own to ``StreamPolicy(market_open=...)`` for other hours.
+    """
+    now = now.astimezone(UTC) if now.tzinfo else now
+    weekday, hour = now.weekday(), now.hour  # Monday is 0
+    if weekday == 5:
+        return False
+    if weekday == 4:
+        return hour < 22
+    if weekday == 6:
+        return hour >= 22
+    return True
+
+
+def always_open(now: datetime) -> bool:
+    """A market that never closes (the simulator's)."""
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPolicy:
+    """How the WebSocket stream stays alive and how consumers are buffered.
+
+    - ``ping_interval``: seconds between application pings.
+    - ``dead_after``: a connection with no frame at all for this long is dead.
+    - ``quote_silence``: a connection whose quote subscriptions receive
+      nothing for this long while ``market_open(now)`` is dead (``None``: off).
+    - ``reconnect_initial`` / ``reconnect_max``: the jittered exponential
+      backoff between reconnects; ``max_reconnects`` bounds consecutive
+      failed attempts (``None``: forever).
+    - ``subscribe_timeout``: how long a subscribe may wait for its ack.
+    - ``quote_buffer`` / ``event_buffer``: default per-consumer capacities.
+    """
+
+    ping_interval: float = 10.0
+    dead_after: float = 25.0
+    quote_silence: float | None = 30.0
+    market_open: Callable[[datetime], bool] = forex_hours
+    reconnect_initial: float = 0.5
+    reconnect_max: float = 30.0
+    max_reconnects: int | None = None
+    subscribe_timeout: float = 30.0
+    quote_buffer: int = 1024
+    event_buffer: int = 10_000
+
+    def __post_init__(self) -> None:
+        _positive(
+            self,
+            ping_interval=self.ping_interval,
+            dead_after=self.dead_after,
+            quote_silence=self.quote_silence,
+            reconnect_initial=self.reconnect_initial,
+            reconnect_max=self.reconnect_max,
+            subscribe_timeout=self.subscribe_timeout,
+        )
+        if self.max_reconnects is not None and self.max_reconnects < 1:
+            raise ValueError("StreamPolicy.max_reconnects must be at least 1, or None (forever)")
+        if self.quote_buffer < 1 or self.event_buffer < 1:
+            raise ValueError("StreamPolicy buffers must hold at least 1 item")

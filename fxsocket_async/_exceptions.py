@@ -26,6 +26,7 @@ are mapped at the transport seam and never escape::
     ├── ProtocolError                  a reply or frame we cannot understand
     ├── AccountError                   an account's terminal failed (status ``error``)
     ├── ConsumerOverflowError          a consumer fell too far behind a lossless feed
+    ├── SubscriptionRefusedError       the stream refused a subscribe (server's code)
     ├── ConfigurationError             the session cannot start as configured (no key...)
     └── SessionClosedError             the session is not open (outside ``async with``)
 
@@ -60,6 +61,7 @@ __all__ = [
     "RateLimitedError",
     "ServerError",
     "SessionClosedError",
+    "SubscriptionRefusedError",
     "TerminalNotReadyError",
     "TimeoutError",
     "TransportError",
@@ -232,6 +234,13 @@ class ConsumerOverflowError(FxSocketError):
     """A consumer of a lossless feed let its bounded buffer fill; only it is ended."""
 
     def __init__(self, message: str, *, code: str = "consumer_overflow") -> None:
+        super().__init__(message, status=None, code=code)
+
+
+class SubscriptionRefusedError(FxSocketError):
+    """The stream answered a subscribe with an error; ``code`` and ``message`` are the server's."""
+
+    def __init__(self, message: str, *, code: str = "subscription_refused") -> None:
         super().__init__(message, status=None, code=code)
 
 

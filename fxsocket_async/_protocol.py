@@ -34,6 +34,7 @@ __all__ = [
     "CHANNELS",
     "DEFAULT_BASE_URL",
     "DEFAULT_WS_URL",
+    "EVENT_DECODER",
     "EVENT_TYPES",
     "HISTORY_DEFAULT_LIMIT",
     "HISTORY_MAX_LIMIT",
@@ -419,15 +420,18 @@ class QuoteEvent(_Event, tag="quote", frozen=True, kw_only=True):
     account_id: str = ""
 
 
-class _AccountEvent(_Event, frozen=True, kw_only=True):
+class _AccountEvent(_Event, frozen=True, kw_only=True, omit_defaults=True):
     """An event in an account's numbered sequence: ``seq`` grows by one per event.
 
     The contract adds ``account_id`` and ``seq``; the reference's own examples
     lack them, so a frame without them still decodes (``seq`` is then ``None``).
+    ``recovered`` is never on the wire: the client sets it on events it rebuilt
+    from REST after a gap (their ``seq`` is ``None``).
     """
 
     account_id: str = ""
     seq: int | None = None
+    recovered: bool = False
 
 
 class OrderOpenedData(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -555,8 +559,11 @@ EVENT_TYPES: Final[frozenset[str]] = frozenset(
     cls.__struct_config__.tag for cls in get_args(ServerEvent)
 )
 
-# Built once: decoders carry their type's compiled plan.
-_EVENT_DECODER: Final = msgspec.json.Decoder(ServerEvent)
+# Built once: decoders carry their type's compiled plan. The stream's reader
+# calls EVENT_DECODER.decode directly on its hot path and falls back to
+# decode_event only when that raises.
+EVENT_DECODER: Final = msgspec.json.Decoder(ServerEvent)
+_EVENT_DECODER: Final = EVENT_DECODER
 _ANY_DECODER: Final = msgspec.json.Decoder(dict[str, Any])
 _CLIENT_DECODER: Final = msgspec.json.Decoder(ClientMessage)
 _ENCODER: Final = msgspec.json.Encoder()

@@ -1,0 +1,258 @@
+"""What consumers were told about an account, and how a gap is reconciled.
+
+``OrderBook`` is a state machine fed with every per-account event before it
+is delivered: an event that changes nothing it already knows (an order opened
+twice, closed twice, a status repeated by the watcher and the stream) is a
+duplicate and is not delivered. That one rule makes recovery safe: events
+rebuilt from a REST snapshot and live events that overlap them pass through
+the same book, so nothing is delivered twice.
+
+``reconcile`` compares the book with a REST snapshot (open positions, pending
+orders, history closed since the book's watermark, the summary) and returns
+the events that must have happened meanwhile, flagged ``recovered``. It does
+no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from ._protocol import (
+    MARKET_ORDER_TYPES,
+    AccountEvent,
+    AccountStatusChanged,
+    AccountStatusData,
+    AccountSummary,
+    AccountUpdate,
+    AccountUpdateData,
+    OrderCancelled,
+    OrderCancelledData,
+    OrderClosed,
+    OrderClosedData,
+    OrderFilled,
+    OrderFilledData,
+    OrderModified,
+    OrderModifiedData,
+    OrderOpened,
+    OrderOpenedData,
+    OrderReply,
+    Position,
+    Trade,
+)
+
+__all__ = ["OrderBook", "Snapshot", "reconcile"]
+
+FINISHED_MEMORY: Final = 100_000
+
+
+@dataclass(slots=True)
+class _Order:
+    symbol: str
+    type: str
+    volume: float
+    price: float
+    sl: float | None
+    tp: float | None
+    filled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The REST view of one account after a gap."""
+
+    positions: list[Position]
+    pending: list[OrderReply]
+    history: list[Trade]
+    summary: AccountSummary | None = None
+    status: AccountStatusData | None = None
+
+
+class OrderBook:
+    """Open and pending orders of one account, as its consumers know them."""
+
+    def __init__(self, account_id: str) -> None:
+        self.account_id = account_id
+        self.orders: dict[str, _Order] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()
+        self.figures: AccountUpdateData | None = None
+        self.status: AccountStatusData | None = None
+        self.last_seq: int | None = None
+        #: The latest ``closed_at`` the book has seen in history (broker time).
+        self.watermark: datetime | None = None
+
+    def is_finished(self, order_id: str) -> bool:
+        return order_id in self._finished
+
+    def _finish(self, order_id: str) -> None:
+        self.orders.pop(order_id, None)
+        self._finished[order_id] = None
+        if len(self._finished) > FINISHED_MEMORY:
+            self._finished.popitem(last=False)
+
+    def seed(
+        self, positions: list[Position], pending: list[OrderReply], history: list[Trade]
+    ) -> None:
+        """Start from a REST snapshot without delivering anything."""
+        for p in positions:
+            self.orders[p.id] = _Order(p.symbol, p.type, p.volume, p.open_price, p.sl, p.tp, True)
+        for o in pending:
+            self.orders[o.id] = _Order(o.symbol, o.type, o.volume, o.price, o.sl, o.tp, False)
+        self.advance(history)
+
+    def advance(self, history: list[Trade]) -> None:
+        """Remember history's closed trades as finished and move the watermark."""
+        for trade in history:
+            if trade.id not in self.orders:
+                self._finished[trade.id] = None
+            if trade.closed_at is not None and (
+                self.watermark is None or trade.closed_at > self.watermark
+            ):
+                self.watermark = trade.closed_at
+
+    def apply(self, event: Any) -> bool:
+        """Record ``event``; ``False`` when it tells nothing new (a duplicate)."""
+        match event:
+            case OrderOpened(data=d):
+                if d.id in self.orders or d.id in self._finished:
+                    return False
+                filled = d.type in MARKET_ORDER_TYPES
+                self.orders[d.id] = _Order(d.symbol, d.type, d.volume, d.price, d.sl, d.tp, filled)
+                return True
+            case OrderFilled(data=d):
+                order = self.orders.get(d.id)
+                if order is None:
+                    return d.id not in self._finished
+                if order.filled:
+                    return False
+                order.filled, order.price = True, d.price
+                return True
+            case OrderModified(data=d):
+                order = self.orders.get(d.id)
+                if order is None:
+                    return d.id not in self._finished
+                price = order.price if d.price is None else d.price
+                if (order.sl, order.tp, order.price) == (d.sl, d.tp, price):
+                    return False
+                order.sl, order.tp, order.price = d.sl, d.tp, price
+                return True
+            case OrderClosed(data=d) | OrderCancelled(data=d):
+                if d.id in self._finished:
+                    return False
+                self._finish(d.id)
+                return True
+            case AccountUpdate(data=d):
+                if d == self.figures:
+                    return False
+                self.figures = d
+                return True
+            case AccountStatusChanged(data=d):
+                if self.status is not None and (d.status, d.error) == (
+                    self.status.status,
+                    self.status.error,
+                ):
+                    return False
+                self.status = d
+                return True
+        return True
+
+
+def reconcile(book: OrderBook, snapshot: Snapshot) -> list[AccountEvent]:
+    """The events that explain how ``book`` became ``snapshot``, flagged ``recovered``.
+
+    Order: orders first seen (opened), then fills and changes of known
+    orders, then closes and cancels, then balance and status.
+    """
+    account = book.account_id
+    positions = {p.id: p for p in snapshot.positions}
+    pending = {o.id: o for o in snapshot.pending}
+    history = {t.id: t for t in snapshot.history if not book.is_finished(t.id)}
+    opened: list[AccountEvent] = []
+    changed: list[AccountEvent] = []
+    finished: list[AccountEvent] = []
+
+    def opened_event(order_id: str, symbol: str, kind: str, volume: float, price: float,
+                     sl: float | None, tp: float | None) -> OrderOpened:  # fmt: skip
+        data = OrderOpenedData(
+            id=order_id, symbol=symbol, type=kind, volume=volume, price=price, sl=sl, tp=tp
+        )
+        return OrderOpened(account_id=account, data=data, recovered=True)
+
+    def closed_event(trade: Trade) -> AccountEvent:
+        if trade.status == "cancelled":
+            return OrderCancelled(
+                account_id=account, data=OrderCancelledData(id=trade.id), recovered=True
+            )
+        data = OrderClosedData(
+            id=trade.id, close_price=trade.close_price or 0.0, profit=trade.profit
+        )
+        return OrderClosed(account_id=account, data=data, recovered=True)
+
+    def filled_event(order_id: str, price: float) -> OrderFilled:
+        data = OrderFilledData(id=order_id, price=price)
+        return OrderFilled(account_id=account, data=data, recovered=True)
+
+    def modified_event(
+        order_id: str, sl: float | None, tp: float | None, price: float | None
+    ) -> OrderModified:
+        data = OrderModifiedData(id=order_id, sl=sl, tp=tp, price=price)
+        return OrderModified(account_id=account, data=data, recovered=True)
+
+    for o in snapshot.pending:
+        if o.id not in book.orders:
+            opened.append(opened_event(o.id, o.symbol, o.type, o.volume, o.price, o.sl, o.tp))
+    for p in snapshot.positions:
+        if p.id not in book.orders:
+            opened.append(opened_event(p.id, p.symbol, p.type, p.volume, p.open_price, p.sl, p.tp))
+
+    for order_id, known in book.orders.items():
+        if order_id in pending:
+            o = pending[order_id]
+            if (known.sl, known.tp, known.price) != (o.sl, o.tp, o.price):
+                changed.append(modified_event(order_id, o.sl, o.tp, o.price))
+        elif order_id in positions:
+            p = positions[order_id]
+            if not known.filled:
+                changed.append(filled_event(order_id, p.open_price))
+            if (known.sl, known.tp) != (p.sl, p.tp):
+                changed.append(modified_event(order_id, p.sl, p.tp, p.open_price))
+        elif order_id in history:
+            trade = history[order_id]
+            if trade.status != "cancelled" and not known.filled:
+                changed.append(filled_event(order_id, trade.open_price or known.price))
+            finished.append(closed_event(trade))
+
+    # Opened and finished entirely within the gap.
+    for trade in snapshot.history:
+        if trade.id in history and trade.id not in book.orders:
+            opened.append(
+                opened_event(
+                    trade.id, trade.symbol, trade.type, trade.volume,
+                    trade.open_price or 0.0, None, None,
+                )
+            )  # fmt: skip
+            finished.append(closed_event(trade))
+
+    events = opened + changed + finished
+    if snapshot.summary is not None:
+        s = snapshot.summary
+        figures = AccountUpdateData(
+            balance=s.balance,
+            equity=s.equity,
+            margin=s.margin,
+            free_margin=s.free_margin,
+            currency=s.currency,
+        )
+        if figures != book.figures:
+            events.append(AccountUpdate(account_id=account, data=figures, recovered=True))
+    if snapshot.status is not None and (
+        book.status is None
+        or (book.status.status, book.status.error)
+        != (snapshot.status.status, snapshot.status.error)
+    ):
+        events.append(
+            AccountStatusChanged(account_id=account, data=snapshot.status, recovered=True)
+        )
+    return events
