@@ -1,0 +1,67 @@
+"""Fixtures of the streaming suite: ``AsyncFxSocket`` streams against a real simulator.
+
+The simulator's market is still (``quote_interval=None``) unless a test asks
+otherwise, so every quote a test sees is one it caused with ``sim.set_price``
+or ``sim.tick``. Stream timings are shortened so that reconnects and liveness
+deadlines take tens of milliseconds, never production seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import pytest
+
+from fxsocket_async import Account, AsyncFxSocket, StreamPolicy, always_open
+from fxsocket_async.simulator import Simulator
+from tests.client.conftest import FULL_KEY, WAIT, link, make_client, sim_config
+
+__all__ = ["FAST_STREAM", "WAIT", "link", "make_streaming_client", "sim_config"]
+
+#: Reconnect in tens of milliseconds; liveness deadlines off unless a test sets them.
+FAST_STREAM = StreamPolicy(
+    ping_interval=60.0,
+    dead_after=60.0,
+    quote_silence=None,
+    market_open=always_open,
+    reconnect_initial=0.02,
+    reconnect_max=0.1,
+    subscribe_timeout=WAIT,
+)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@contextlib.asynccontextmanager
+async def make_streaming_client(
+    sim: Simulator, key: str = FULL_KEY, **kw: Any
+) -> AsyncIterator[AsyncFxSocket]:
+    """An open session on ``sim`` with ``FAST_STREAM`` unless ``stream=`` is given."""
+    kw.setdefault("stream", FAST_STREAM)
+    async with make_client(sim, key, **kw) as fx:
+        yield fx
+
+
+@pytest.fixture
+async def sim(anyio_backend: str) -> AsyncIterator[Simulator]:
+    async with Simulator(sim_config()) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def fx(sim: Simulator) -> AsyncIterator[AsyncFxSocket]:
+    async with make_streaming_client(sim) as session:
+        yield session
+
+
+@pytest.fixture
+async def account(fx: AsyncFxSocket) -> Account:
+    """A connected account on ``fx``."""
+    with anyio.fail_after(WAIT):
+        return await link(fx, connected=True)
