@@ -1,4 +1,4 @@
-"""Quickstart: link an account, trade once, read the history.
+"""Quickstart: link an account, stream quotes and order events, trade once, read the history.
 
     python examples/quickstart.py
 
@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 
-from fxsocket_async import REMOVE, AsyncFxSocket
+from fxsocket_async import REMOVE, AsyncFxSocket, OrderClosed, OrderModified, OrderOpened
 from fxsocket_async.simulator import DEMO_API_KEY, Simulator
 
 
@@ -43,13 +43,34 @@ async def main() -> None:
         account = await fx.accounts.wait_connected(account.id, timeout=300)
         trading = fx.account(account.id)
 
-        quote = await trading.quote("EURUSD")
-        order = await trading.orders.create(
-            "EURUSD", "BUY", 0.01, sl=round(quote.bid - 0.0050, 5), tp=round(quote.ask + 0.0050, 5)
-        )
-        await trading.orders.modify(order.id, sl=round(quote.bid - 0.0030, 5), tp=REMOVE)
-        closed = await trading.orders.close(order.id)
-        print(f"closed {order.id} at {closed.close_price}, profit {closed.profit:+.2f}")
+        # Two consumers share one WebSocket subscription; each reads at its own pace.
+        async with (
+            fx.quotes("EURUSD", "GBPUSD", account=account.id) as fast,
+            fx.quotes("EURUSD", account=account.id) as slow,
+        ):
+            for _ in range(3):
+                quote = await anext(fast)
+                print(f"[fast] {quote.symbol} {quote.bid}/{quote.ask}")
+            quote = await anext(slow)  # conflated to the newest EURUSD if it fell behind
+            print(f"[slow] {quote.symbol} {quote.bid}/{quote.ask}")
+
+        async with fx.events(account=account.id) as events:
+            order = await trading.orders.create(
+                "EURUSD",
+                "BUY",
+                0.01,
+                sl=round(quote.bid - 0.005, 5),
+                tp=round(quote.ask + 0.005, 5),
+            )
+            await trading.orders.modify(order.id, sl=round(quote.bid - 0.003, 5), tp=REMOVE)
+            closed = await trading.orders.close(order.id)
+            print(f"closed {order.id} at {closed.close_price}, profit {closed.profit:+.2f}")
+            async for event in events:  # lossless, in order: opened, modified, closed
+                match event:
+                    case OrderOpened() | OrderModified() | OrderClosed():
+                        print(f"[events] {type(event).__name__} {event.data}")
+                if isinstance(event, OrderClosed) and event.data.id == order.id:
+                    break
 
         print(await trading.summary())
         async for trade in trading.history(symbol="EURUSD"):

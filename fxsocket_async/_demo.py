@@ -16,13 +16,18 @@ from typing import TextIO
 import anyio
 
 from ._client import API_KEY_ENV, AsyncFxSocket
-from ._protocol import Account
+from ._fanout import StreamGap
+from ._protocol import Account, OrderClosed, OrderModified, OrderOpened
+from ._subscriptions import EventSubscription
 from .simulator import DEMO_API_KEY, Simulator, SimulatorConfig
 
 __all__ = ["run_demo"]
 
 SYMBOL = "EURUSD"
 VOLUME = 0.1
+QUOTES_PER_CONSUMER = 4
+QUOTE_WAIT = 15.0
+CONSUMERS = (("consumer 1", ("EURUSD", "GBPUSD")), ("consumer 2", ("EURUSD", "XAUUSD")))
 
 
 @contextlib.asynccontextmanager
@@ -79,9 +84,7 @@ async def _trade(fx: AsyncFxSocket, account: Account, out: TextIO) -> None:
     order = await trading.orders.create(
         SYMBOL, "BUY", VOLUME, sl=round(quote.bid - 50 * pip, 5), tp=round(quote.ask + 50 * pip, 5)
     )
-    print(
-        f"opened {order.type} {order.volume} {order.symbol} at {order.price} ({order.id})", file=out
-    )
+    print(f"opened {order.type} {order.volume} {order.symbol} at {order.price}", file=out)
     modified = await trading.orders.modify(order.id, sl=round(quote.bid - 30 * pip, 5))
     print(f"moved the stop loss to {modified.sl}", file=out)
     closed = await trading.orders.close(order.id)
@@ -96,10 +99,43 @@ async def _trade(fx: AsyncFxSocket, account: Account, out: TextIO) -> None:
             )
 
 
+async def _print_quotes(
+    fx: AsyncFxSocket, account: Account, name: str, symbols: tuple[str, ...], out: TextIO
+) -> None:
+    """One quote consumer: print a few quotes, then leave (which unsubscribes)."""
+    async with fx.quotes(*symbols, account=account.id) as quotes:
+        with anyio.move_on_after(QUOTE_WAIT) as waited:
+            count = 0
+            async for quote in quotes:
+                print(f"  [{name}] {quote.symbol} {quote.bid}/{quote.ask}", file=out)
+                count += 1
+                if count == QUOTES_PER_CONSUMER:
+                    break
+        if waited.cancelled_caught:
+            print(f"  [{name}] no quotes within {QUOTE_WAIT:g} s (market closed?)", file=out)
+
+
+async def _print_order_events(events: EventSubscription, out: TextIO) -> None:
+    """Print order events as they stream in, until an order is closed."""
+    async for event in events:
+        match event:
+            case OrderOpened(data=d):
+                print(f"  [events] order_opened {d.id} {d.type} {d.volume} {d.symbol}", file=out)
+            case OrderModified(data=d):
+                print(f"  [events] order_modified {d.id} sl={d.sl} tp={d.tp}", file=out)
+            case OrderClosed(data=d):
+                print(f"  [events] order_closed {d.id} at {d.close_price}", file=out)
+                return
+            case StreamGap(duration=duration):
+                print(f"  [events] the stream was down for {duration:.1f} s", file=out)
+
+
 async def run_demo(
-    *, trade: bool = False, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+    *, trade: bool = False, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
-    """Run the tour; returns the process exit code."""
+    """Run the tour, printing to ``out`` / ``err`` (stdout / stderr); return the exit code."""
+    out = out or sys.stdout
+    err = err or sys.stderr
     async with _session(err) as (fx, simulated):
         if simulated:
             account: Account | None = await _linked_account(fx, out)
@@ -107,8 +143,17 @@ async def run_demo(
             account = await _existing_account(fx, out)
         if account is None:
             return 1
+        print("streaming quotes to two consumers:", file=out)
+        async with anyio.create_task_group() as consumers:
+            for name, symbols in CONSUMERS:
+                consumers.start_soon(_print_quotes, fx, account, name, symbols, out)
         if simulated or trade:
-            await _trade(fx, account, out)
+            async with (
+                fx.events(account=account.id) as events,
+                anyio.create_task_group() as tasks,
+            ):
+                tasks.start_soon(_print_order_events, events, out)
+                await _trade(fx, account, out)
         else:
             print("read-only tour: pass --trade to place and close a 0.1 lot order", file=out)
         summary = await fx.account(account.id).summary()

@@ -33,7 +33,18 @@ def test_demo_runs_against_the_embedded_simulator() -> None:
     lines = result.stdout.splitlines()
     statuses = [line.strip() for line in lines if line.strip().startswith("status:")]
     assert statuses == ["status: connecting", "status: connected"]
-    for expected in ("opened BUY 0.1 EURUSD", "moved the stop loss", "closed at", "history: BUY"):
+    for expected in (
+        "[consumer 1] EURUSD",
+        "[consumer 1] GBPUSD",
+        "[consumer 2] XAUUSD",
+        "opened BUY 0.1 EURUSD",
+        "[events] order_opened",
+        "[events] order_modified",
+        "moved the stop loss",
+        "closed at",
+        "[events] order_closed",
+        "history: BUY",
+    ):
         assert any(expected in line for line in lines), (expected, result.stdout)
     assert lines[-1].startswith("account: balance")
     assert "demo-password" not in result.stdout + result.stderr
@@ -46,6 +57,8 @@ def test_quickstart_example_runs() -> None:
     assert "embedded simulator" in result.stderr
     assert "closed ord_" in result.stdout
     assert "Trade(" in result.stdout
+    assert "[fast] EURUSD" in result.stdout
+    assert "[events] OrderClosed" in result.stdout
 
 
 def test_unknown_command_is_refused() -> None:
