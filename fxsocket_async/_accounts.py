@@ -38,6 +38,7 @@ from ._protocol import (
     account_path,
     accounts_path,
 )
+from ._transport import MANAGEMENT_BUCKET
 
 if TYPE_CHECKING:
     from ._transport import HttpTransport
@@ -46,7 +47,6 @@ __all__ = ["AccountWatcher", "Accounts", "StatusFeed"]
 
 log = logging.getLogger("fxsocket_async")
 
-MANAGEMENT_BUCKET: Final = "(management)"
 STATUS_FEED_CAPACITY: Final = 10_000
 
 
@@ -169,6 +169,8 @@ class AccountWatcher:
     async def wait_connected(self, account_id: str, timeout: float) -> Account:
         """Wait until the account is connected; see ``Accounts.wait_connected``."""
         self._wanted[account_id] += 1
+        if self._failures.pop(account_id, None) is not None:
+            self._poll_now = True  # a failure from an earlier wait: ask the server again
         try:
             with anyio.fail_after(timeout):
                 while True:

@@ -51,7 +51,8 @@ def retry_delay(
     """
     if isinstance(error, RateLimitedError) and error.retry_after is not None:
         return min(error.retry_after, policy.retry_after_cap)
-    ceiling = min(policy.max_delay, policy.initial_delay * 2.0 ** (retry - 1))
+    # The exponent is bounded so that a long retry budget never overflows a float.
+    ceiling = min(policy.max_delay, policy.initial_delay * 2.0 ** min(retry - 1, 64))
     return ceiling * (1 - 0.25 * rng.random())
 
 

@@ -65,13 +65,14 @@ class _Resource:
         self._transport = transport
         self._tasks = tasks
         self.account_id = account_id
-        # The bare route form has one implicit account; it gets its own bucket.
-        self._bucket = account_id if account_id is not None else "(default account)"
 
     async def _call(self, method: str, path: str, reply_type: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("idempotent", True)
+        bucket = self.account_id
+        if bucket is None:
+            bucket = await self._transport.bare_account_bucket()
         return await self._transport.request(
-            method, path, auth="account", bucket=self._bucket, reply_type=reply_type, **kwargs
+            method, path, auth="account", bucket=bucket, reply_type=reply_type, **kwargs
         )
 
 

@@ -15,20 +15,37 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import aiohttp
+import anyio
 import msgspec
 from backoff.types import Details
 
 from ._config import RetryPolicy, Timeouts
-from ._exceptions import ConnectionFailedError, FxSocketError, ProtocolError, TimeoutError
-from ._protocol import account_headers, decode_error, decode_reply, encode, management_headers
+from ._exceptions import (
+    ConnectionFailedError,
+    FxSocketError,
+    ProtocolError,
+    SessionClosedError,
+    TimeoutError,
+)
+from ._protocol import (
+    Account,
+    account_headers,
+    accounts_path,
+    decode_error,
+    decode_reply,
+    encode,
+    management_headers,
+)
 from ._ratelimit import Pacers
 from ._retry import with_retries
 
-__all__ = ["Auth", "HttpTransport"]
+__all__ = ["MANAGEMENT_BUCKET", "Auth", "HttpTransport"]
 
 log = logging.getLogger("fxsocket_async")
 
 Auth = Literal["management", "account"]
+#: The pacing bucket of the key's management routes.
+MANAGEMENT_BUCKET = "(management)"
 
 
 class HttpTransport:
@@ -51,6 +68,8 @@ class HttpTransport:
         self._retry = retry
         self._pacers = pacers
         self._rng = random.Random()
+        self._bare_bucket: str | None = None
+        self._bare_lock = anyio.Lock()
         self.requests = 0
         self.retries = 0
 
@@ -85,6 +104,11 @@ class HttpTransport:
         data = None if body is None else encode(body)
 
         async def attempt() -> Any:
+            if self._session.closed:
+                raise SessionClosedError(
+                    f"{method} {path}: the session is closed; "
+                    "use resources inside 'async with AsyncFxSocket(...) as fx'"
+                )
             await self._pacers.wait(auth, bucket)
             return await self._send(method, path, headers, params, data, reply_type)
 
@@ -105,6 +129,27 @@ class HttpTransport:
         return await with_retries(
             attempt, self._retry, idempotent=idempotent, rng=self._rng, on_retry=on_retry
         )
+
+    async def bare_account_bucket(self) -> str:
+        """The pacing bucket of the bare routes: the key's only account, if it has one.
+
+        The server counts bare and per-account routes of one account together,
+        so they must share a bucket here too; one account listing finds it.
+        """
+        if self._bare_bucket is None:
+            async with self._bare_lock:
+                if self._bare_bucket is None:
+                    accounts: list[Account] = await self.request(
+                        "GET",
+                        accounts_path(),
+                        auth="management",
+                        bucket=MANAGEMENT_BUCKET,
+                        reply_type=list[Account],
+                        idempotent=True,
+                    )
+                    only = accounts[0].id if len(accounts) == 1 else "(default account)"
+                    self._bare_bucket = only
+        return self._bare_bucket
 
     async def _send(
         self,

@@ -1,0 +1,410 @@
+"""The account watcher: one ``GET /v1/accounts`` per round for every account it follows.
+
+The simulator's own counters are the witness: ``sim.stats.routes["GET
+/v1/accounts"]`` (what the server saw) must equal ``fx.stats()["watcher_rounds"]``
+(what the client polled) whenever the test itself makes no list call.
+"""
+
+from __future__ import annotations
+
+import builtins
+import random
+from collections.abc import AsyncIterator
+
+import anyio
+import pytest
+
+from fxsocket_async import (
+    Account,
+    AccountError,
+    AccountStatusChanged,
+    AsyncFxSocket,
+    AuthenticationError,
+    NotFoundError,
+    RateLimit,
+    TimeoutError,
+    WatcherPolicy,
+)
+from fxsocket_async._accounts import AccountWatcher
+from fxsocket_async.simulator import Simulator
+
+from .conftest import WAIT, link, make_client, sim_config
+
+pytestmark = pytest.mark.anyio
+
+LIST = "GET /v1/accounts"
+BROKEN = "X-Broken"
+
+
+def rounds_match(sim: Simulator, fx: AsyncFxSocket, extra_lists: int = 0) -> None:
+    """The server saw one list request per watcher round (plus the test's own)."""
+    assert sim.stats.routes[LIST] == fx.stats()["watcher_rounds"] + extra_lists, (
+        sim.stats.routes[LIST],
+        fx.stats(),
+    )
+
+
+@pytest.fixture
+async def slow_sim(anyio_backend: str) -> AsyncIterator[Simulator]:
+    """Terminals that never come up on their own: tests finish provisioning by hand."""
+    async with Simulator(sim_config(provision_delay=60)) as simulator:
+        yield simulator
+
+
+# ------------------------------------------------------------ wait_connected
+
+
+async def test_three_accounts_at_once_two_connect_one_fails(
+    sim: Simulator, fx: AsyncFxSocket
+) -> None:
+    accounts: list[Account] = []
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tasks:
+            for server in ("Sim-Demo", BROKEN, "Other-Live"):
+
+                async def one(server: str = server) -> None:
+                    accounts.append(await link(fx, server=server))
+
+                tasks.start_soon(one)
+    assert sorted(a.status for a in accounts) == ["connecting"] * 3
+    broken = next(a for a in accounts if a.server == BROKEN)
+    good = [a for a in accounts if a.server != BROKEN]
+
+    results: dict[str, Account | BaseException] = {}
+
+    async def wait(account_id: str) -> None:
+        try:
+            results[account_id] = await fx.accounts.wait_connected(account_id, timeout=WAIT)
+        except AccountError as exc:
+            results[account_id] = exc
+
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tasks:
+            for account in accounts:
+                tasks.start_soon(wait, account.id)
+
+    for account in good:
+        result = results[account.id]
+        assert isinstance(result, Account), result
+        assert result.status == "connected"
+        assert result.id == account.id
+    error = results[broken.id]
+    assert isinstance(error, AccountError)
+    assert error.account_id == broken.id
+    # The server saw exactly one list request per watcher round, for all three accounts.
+    assert fx.stats()["watcher_rounds"] >= 1
+    rounds_match(sim, fx)
+    # The error carries the server's own text.
+    server_view = await fx.accounts.get(broken.id)
+    assert server_view.status == "error"
+    assert server_view.error
+    assert error.message == server_view.error
+    assert server_view.error in str(error)
+    rounds_match(sim, fx)  # get is not a list request
+
+
+async def test_many_waiters_on_one_account_cost_no_extra_requests(
+    sim: Simulator, fx: AsyncFxSocket
+) -> None:
+    account = await link(fx)
+    requests_before = sim.stats.requests
+    rounds_before = fx.stats()["watcher_rounds"]
+    results: list[Account] = []
+
+    async def wait() -> None:
+        results.append(await fx.accounts.wait_connected(account.id, timeout=WAIT))
+
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tasks:
+            for _ in range(50):
+                tasks.start_soon(wait)
+    assert len(results) == 50
+    assert {r.status for r in results} == {"connected"}
+    rounds_match(sim, fx)
+    # Nothing but the watcher's rounds was sent while they waited.
+    assert sim.stats.requests - requests_before == fx.stats()["watcher_rounds"] - rounds_before
+
+
+async def test_waiters_do_not_trigger_rounds(slow_sim: Simulator) -> None:
+    """Fifty waiters, a 30 s polling interval: no round is polled on their behalf.
+
+    A list reply resolves them all; the watcher never had to send anything.
+    """
+    sim = slow_sim
+    slow = WatcherPolicy(initial_interval=30, max_interval=30)
+    async with make_client(sim, watcher=slow) as fx:
+        account = await link(fx)
+        results: list[Account] = []
+
+        async def wait() -> None:
+            results.append(await fx.accounts.wait_connected(account.id, timeout=WAIT))
+
+        with anyio.fail_after(WAIT):
+            async with anyio.create_task_group() as tasks:
+                for _ in range(50):
+                    tasks.start_soon(wait)
+                # A full request/reply cycle, while all fifty wait: still connecting.
+                assert [a.status for a in await fx.accounts.list()] == ["connecting"]
+                assert results == []
+                sim.complete_provisioning(account.id)
+                # The list reply is observed and wakes every waiter.
+                assert [a.status for a in await fx.accounts.list()] == ["connected"]
+        assert len(results) == 50
+        assert fx.stats()["watcher_rounds"] == 0
+        assert sim.stats.routes[LIST] == 2  # both ours
+
+
+async def test_wait_on_connected_account_sends_nothing(
+    sim: Simulator, fx: AsyncFxSocket, connected_account: Account
+) -> None:
+    before = sim.stats.requests
+    with anyio.fail_after(WAIT):
+        again = await fx.accounts.wait_connected(connected_account.id, timeout=1)
+    assert again.status == "connected"
+    assert sim.stats.requests == before
+
+
+async def test_wait_connected_timeout(slow_sim: Simulator) -> None:
+    async with make_client(slow_sim) as fx:
+        account = await link(fx)
+        with anyio.fail_after(WAIT), pytest.raises(TimeoutError) as caught:
+            await fx.accounts.wait_connected(account.id, timeout=0.2)
+        assert isinstance(caught.value, builtins.TimeoutError)
+        assert account.id in str(caught.value)
+        assert "connecting" in str(caught.value)
+        rounds_match(slow_sim, fx)
+        # The watcher still follows it (it is connecting): a later wait can succeed.
+        slow_sim.complete_provisioning(account.id)
+        with anyio.fail_after(WAIT):
+            done = await fx.accounts.wait_connected(account.id, timeout=WAIT)
+        assert done.status == "connected"
+        rounds_match(slow_sim, fx)
+
+
+async def test_wait_connected_unknown_id_is_not_found(sim: Simulator, fx: AsyncFxSocket) -> None:
+    with anyio.fail_after(WAIT), pytest.raises(NotFoundError):
+        await fx.accounts.wait_connected("acc-nobody-linked", timeout=WAIT)
+    assert fx.stats()["watcher_rounds"] >= 1
+    rounds_match(sim, fx)
+
+
+async def test_account_of_another_key_owner_is_not_found(anyio_backend: str) -> None:
+    from fxsocket_async.simulator import ApiKey
+
+    config = sim_config(api_keys=(ApiKey("mine", "full"), ApiKey("theirs", "full", owner="other")))
+    async with Simulator(config) as sim:
+        async with make_client(sim, key="theirs") as them:
+            theirs = await link(them, connected=True)
+        async with make_client(sim, key="mine") as fx:
+            with anyio.fail_after(WAIT), pytest.raises(NotFoundError):
+                await fx.accounts.wait_connected(theirs.id, timeout=WAIT)
+
+
+async def test_unlinked_while_waiting_is_not_found(slow_sim: Simulator) -> None:
+    async with make_client(slow_sim) as fx:
+        account = await link(fx)
+        outcome: list[BaseException] = []
+
+        async def wait() -> None:
+            try:
+                await fx.accounts.wait_connected(account.id, timeout=WAIT)
+            except NotFoundError as exc:
+                outcome.append(exc)
+
+        with anyio.fail_after(WAIT):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(wait)
+                await fx.accounts.unlink(account.id)
+        assert len(outcome) == 1
+
+
+async def test_failed_round_is_retried_and_waiters_still_resolve(
+    sim: Simulator, fx: AsyncFxSocket
+) -> None:
+    account = await link(fx)
+    # The watcher is the only one sending: its next list request meets two 500s.
+    sim.faults.fail_next(2, status=500)
+    with anyio.fail_after(WAIT):
+        done = await fx.accounts.wait_connected(account.id, timeout=WAIT)
+    assert done.status == "connected"
+    # Retried within a round: two more requests than rounds.
+    rounds_match(sim, fx, extra_lists=2)
+
+
+async def test_auth_failure_in_a_round_fails_the_waiters(slow_sim: Simulator) -> None:
+    async with make_client(slow_sim) as fx:
+        account = await link(fx)
+        slow_sim.faults.fail_next(1, status=401, error="unauthorized", message="key revoked")
+        with anyio.fail_after(WAIT), pytest.raises(AuthenticationError, match="key revoked"):
+            await fx.accounts.wait_connected(account.id, timeout=WAIT)
+
+
+async def test_watcher_stops_polling_once_all_connected(slow_sim: Simulator) -> None:
+    sim = slow_sim
+    # A fixed 10 ms polling interval, so that a hundred request/reply cycles span many.
+    every_10ms = WatcherPolicy(initial_interval=0.01, max_interval=0.01)
+    async with make_client(sim, rate_limit=RateLimit(per_account=None), watcher=every_10ms) as fx:
+        first = await link(fx)
+        sim.complete_provisioning(first.id)
+        with anyio.fail_after(WAIT):
+            await fx.accounts.wait_connected(first.id, timeout=WAIT)
+        rounds_match(sim, fx)
+        rounds = fx.stats()["watcher_rounds"]
+        lists = sim.stats.routes[LIST]
+        # Activity (not a sleep): a hundred request/reply cycles, longer than the
+        # watcher's interval. Polling would show up as more rounds.
+        trading = fx.account(first.id)
+        with anyio.fail_after(WAIT):
+            for _ in range(100):
+                await trading.quote("EURUSD")
+        assert fx.stats()["watcher_rounds"] == rounds
+        assert sim.stats.routes[LIST] == lists
+        # A new link wakes it up again, and the per-round accounting still holds.
+        second = await link(fx)
+        sim.complete_provisioning(second.id)
+        with anyio.fail_after(WAIT):
+            await fx.accounts.wait_connected(second.id, timeout=WAIT)
+        assert fx.stats()["watcher_rounds"] > rounds
+        rounds_match(sim, fx)
+        rounds = fx.stats()["watcher_rounds"]
+        with anyio.fail_after(WAIT):
+            for _ in range(100):
+                await trading.quote("EURUSD")
+        assert fx.stats()["watcher_rounds"] == rounds
+        rounds_match(sim, fx)
+
+
+async def test_accounts_seen_connecting_by_list_are_followed(slow_sim: Simulator) -> None:
+    """An account linked elsewhere and seen ``connecting`` in a list is followed too."""
+    sim = slow_sim
+    async with make_client(sim) as other:
+        account = await link(other)
+    async with make_client(sim) as fx:
+        with anyio.fail_after(WAIT):
+            async with fx.accounts.watch() as feed:
+                assert [a.status for a in await fx.accounts.list()] == ["connecting"]
+                sim.complete_provisioning(account.id)
+                statuses = []
+                async for change in feed:
+                    statuses.append(change.data.status)
+                    if change.data.status != "connecting" or len(statuses) > 5:
+                        break
+        assert statuses == ["connecting", "connected"]
+        assert fx.stats()["watcher_rounds"] >= 1
+
+
+# ------------------------------------------------------------------ watch()
+
+
+async def test_watch_yields_status_changes(sim: Simulator, fx: AsyncFxSocket) -> None:
+    changes: list[AccountStatusChanged] = []
+    with anyio.fail_after(WAIT):
+        async with fx.accounts.watch() as feed:
+            good = await link(fx)
+            broken = await link(fx, server=BROKEN)
+            finals: set[str] = set()
+            async for change in feed:
+                changes.append(change)
+                if change.data.status in ("connected", "error"):
+                    finals.add(change.account_id)
+                if finals == {good.id, broken.id} or len(changes) >= 20:
+                    break
+    assert all(isinstance(c, AccountStatusChanged) for c in changes)
+    assert all(c.seq is None for c in changes)
+    by_account: dict[str, list[tuple[str, str]]] = {}
+    for change in changes:
+        by_account.setdefault(change.account_id, []).append((change.data.status, change.data.error))
+    assert by_account[good.id] == [("connecting", ""), ("connected", "")]
+    assert [s for s, _ in by_account[broken.id]] == ["connecting", "error"]
+    server_error = (await fx.accounts.get(broken.id)).error
+    assert by_account[broken.id][-1][1] == server_error
+    assert server_error
+
+
+async def test_two_feeds_each_get_every_change(sim: Simulator, fx: AsyncFxSocket) -> None:
+    with anyio.fail_after(WAIT):
+        async with fx.accounts.watch() as first, fx.accounts.watch() as second:
+            account = await link(fx, connected=True)
+            got = []
+            for feed in (first, second):
+                statuses = []
+                async for change in feed:
+                    statuses.append((change.account_id, change.data.status))
+                    if change.data.status == "connected" or len(statuses) >= 10:
+                        break
+                got.append(statuses)
+    expected = [(account.id, "connecting"), (account.id, "connected")]
+    assert got == [expected, expected]
+
+
+async def test_feed_ends_when_the_session_closes(sim: Simulator) -> None:
+    async with make_client(sim) as fx:
+        feed = fx.accounts.watch()
+    with anyio.fail_after(WAIT):
+        remaining = [change async for change in feed]
+    assert remaining == []
+
+
+async def test_closed_feed_ends_iteration(sim: Simulator, fx: AsyncFxSocket) -> None:
+    feed = fx.accounts.watch()
+    await feed.aclose()
+    with anyio.fail_after(WAIT):
+        assert [c async for c in feed] == []
+    # A closed feed receives nothing more.
+    await link(fx, connected=True)
+    with anyio.fail_after(WAIT):
+        assert [c async for c in feed] == []
+
+
+async def test_feed_closed_while_a_consumer_waits(sim: Simulator, fx: AsyncFxSocket) -> None:
+    feed = fx.accounts.watch()
+    seen: list[AccountStatusChanged] = []
+
+    async def consume() -> None:
+        async for change in feed:
+            seen.append(change)
+
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(consume)
+            await anyio.wait_all_tasks_blocked()
+            await feed.aclose()
+    assert seen == []
+
+
+# ------------------------------------------------------------ polling interval
+
+
+EXPECTED_INTERVALS = [1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 10.0, 10.0, 10.0, 10.0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+async def test_polling_interval_backs_off_from_one_to_ten_seconds(seed: int) -> None:
+    watcher = AccountWatcher(None, WatcherPolicy())  # type: ignore[arg-type]  # no I/O here
+    watcher._rng = random.Random(seed)
+    delays = [watcher._next_delay() for _ in EXPECTED_INTERVALS]
+    for delay, interval in zip(delays, EXPECTED_INTERVALS, strict=True):
+        # Jitter takes off up to a fifth, never adds.
+        assert 0.8 * interval <= delay <= interval, (delays, EXPECTED_INTERVALS)
+    assert max(delays) <= 10.0
+    assert delays[0] <= 1.0
+
+
+async def test_polling_interval_restarts_on_a_new_link() -> None:
+    watcher = AccountWatcher(None, WatcherPolicy(initial_interval=0.5, max_interval=4, factor=2))  # type: ignore[arg-type]
+    watcher._rng = random.Random(9)
+    for _ in range(6):
+        watcher._next_delay()
+    assert 0.8 * 4 <= watcher._next_delay() <= 4
+    watcher._restart_backoff()
+    assert 0.8 * 0.5 <= watcher._next_delay() <= 0.5
+    assert 0.8 * 1.0 <= watcher._next_delay() <= 1.0
+
+
+async def test_polling_interval_follows_the_policy() -> None:
+    policy = WatcherPolicy(initial_interval=0.25, max_interval=0.5, factor=3)
+    watcher = AccountWatcher(None, policy)  # type: ignore[arg-type]
+    watcher._rng = random.Random(4)
+    delays = [watcher._next_delay() for _ in range(4)]
+    for delay, interval in zip(delays, [0.25, 0.5, 0.5, 0.5], strict=True):
+        assert 0.8 * interval <= delay <= interval
