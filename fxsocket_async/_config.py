@@ -103,6 +103,10 @@ class WatcherPolicy:
             max_interval=self.max_interval,
             factor=self.factor,
         )
+        if self.factor < 1 or self.initial_interval > self.max_interval:
+            raise ValueError(
+                "WatcherPolicy needs factor >= 1 and initial_interval <= max_interval"
+            )
 
 
 def forex_hours(now: datetime) -> bool:

@@ -25,6 +25,7 @@ from fxsocket_async import (
     RateLimitedError,
     RetryPolicy,
     ServerError,
+    StreamPolicy,
     TerminalNotReadyError,
     TimeoutError,
     Timeouts,
@@ -334,6 +335,11 @@ def test_settings_defaults() -> None:
         lambda: WatcherPolicy(factor=0),
         lambda: WatcherPolicy(factor=math.nan),
         lambda: WatcherPolicy(initial_interval=math.inf),
+        lambda: WatcherPolicy(factor=0.5),
+        lambda: WatcherPolicy(initial_interval=20.0, max_interval=10.0),
+        lambda: StreamPolicy(ping_interval=0),
+        lambda: StreamPolicy(max_reconnects=0),
+        lambda: StreamPolicy(quote_buffer=0),
     ],
 )
 def test_settings_reject_bad_values(make) -> None:  # type: ignore[no-untyped-def]
