@@ -104,9 +104,7 @@ class WatcherPolicy:
             factor=self.factor,
         )
         if self.factor < 1 or self.initial_interval > self.max_interval:
-            raise ValueError(
-                "WatcherPolicy needs factor >= 1 and initial_interval <= max_interval"
-            )
+            raise ValueError("WatcherPolicy needs factor >= 1 and initial_interval <= max_interval")
 
 
 def forex_hours(now: datetime) -> bool:

@@ -15,7 +15,9 @@ no I/O.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -92,20 +94,37 @@ class OrderBook:
         if len(self._finished) > FINISHED_MEMORY:
             self._finished.popitem(last=False)
 
-    def seed(
-        self, positions: list[Position], pending: list[OrderReply], history: list[Trade]
-    ) -> None:
-        """Start from a REST snapshot without delivering anything."""
-        for p in positions:
-            self.orders[p.id] = _Order(p.symbol, p.type, p.volume, p.open_price, p.sl, p.tp, True)
-        for o in pending:
-            self.orders[o.id] = _Order(o.symbol, o.type, o.volume, o.price, o.sl, o.tp, False)
-        self.advance(history)
+    def seed(self, snapshot: Snapshot, held: Sequence[Any] = ()) -> None:
+        """Start from a REST snapshot without delivering anything.
 
-    def advance(self, history: list[Trade]) -> None:
-        """Remember history's closed trades as finished and move the watermark."""
+        ``held`` are live events received since subscribing; the snapshot may
+        already show their effects, so the book is set to the state *before*
+        them, and delivering them afterwards is not mistaken for a duplicate.
+        """
+        later = held_effects(held)
+        for p in snapshot.positions:
+            effects = later.get(p.id, set())
+            if OrderOpened in effects:
+                continue
+            order = _Order(p.symbol, p.type, p.volume, p.open_price, p.sl, p.tp, True)
+            self.orders[p.id] = _before(order, effects)
+        for o in snapshot.pending:
+            effects = later.get(o.id, set())
+            if OrderOpened in effects:
+                continue
+            order = _Order(o.symbol, o.type, o.volume, o.price, o.sl, o.tp, False)
+            self.orders[o.id] = _before(order, effects)
+        self.status = snapshot.status
+        self.advance(snapshot.history, held)
+
+    def advance(self, history: list[Trade], held: Sequence[Any] = ()) -> None:
+        """Remember history's closed trades as finished and move the watermark.
+
+        Orders that ``held`` live events will still report are left alone.
+        """
+        pending_live = held_effects(held)
         for trade in history:
-            if trade.id not in self.orders:
+            if trade.id not in self.orders and trade.id not in pending_live:
                 self._finished[trade.id] = None
             if trade.closed_at is not None and (
                 self.watermark is None or trade.closed_at > self.watermark
@@ -159,8 +178,32 @@ class OrderBook:
         return True
 
 
-def reconcile(book: OrderBook, snapshot: Snapshot) -> list[AccountEvent]:
+def held_effects(held: Sequence[Any]) -> dict[str, set[type]]:
+    """Which kinds of order event the held live events carry, per order id."""
+    effects: dict[str, set[type]] = {}
+    for event in held:
+        data = getattr(event, "data", None)
+        order_id = getattr(data, "id", None)
+        if isinstance(order_id, str):
+            effects.setdefault(order_id, set()).add(type(event))
+    return effects
+
+
+def _before(order: _Order, effects: set[type]) -> _Order:
+    # The state an order had before held live events changed it.
+    if OrderFilled in effects:
+        order.filled = False
+    if OrderModified in effects:
+        order.sl = order.tp = math.nan  # NaN equals nothing: the live modify is new
+    return order
+
+
+def reconcile(book: OrderBook, snapshot: Snapshot, held: Sequence[Any] = ()) -> list[AccountEvent]:
     """The events that explain how ``book`` became ``snapshot``, flagged ``recovered``.
+
+    The snapshot was taken after the ``held`` live events; what they will
+    report themselves is left to them (they are delivered next, live), so a
+    live event is never replaced by a recovered copy.
 
     Order: orders first seen (opened), then fills and changes of known
     orders, then closes and cancels, then balance and status.
@@ -235,8 +278,14 @@ def reconcile(book: OrderBook, snapshot: Snapshot) -> list[AccountEvent]:
             )  # fmt: skip
             finished.append(closed_event(trade))
 
-    events = opened + changed + finished
-    if snapshot.summary is not None:
+    later = held_effects(held)
+    events = [
+        e
+        for e in opened + changed + finished
+        if not ({OrderOpened, type(e)} & later.get(_order_id(e), set()))
+    ]
+    held_kinds = {type(e) for e in held}
+    if snapshot.summary is not None and AccountUpdate not in held_kinds:
         s = snapshot.summary
         figures = AccountUpdateData(
             balance=s.balance,
@@ -247,12 +296,20 @@ def reconcile(book: OrderBook, snapshot: Snapshot) -> list[AccountEvent]:
         )
         if figures != book.figures:
             events.append(AccountUpdate(account_id=account, data=figures, recovered=True))
-    if snapshot.status is not None and (
-        book.status is None
-        or (book.status.status, book.status.error)
-        != (snapshot.status.status, snapshot.status.error)
+    if (
+        snapshot.status is not None
+        and AccountStatusChanged not in held_kinds
+        and (
+            book.status is None
+            or (book.status.status, book.status.error)
+            != (snapshot.status.status, snapshot.status.error)
+        )
     ):
         events.append(
             AccountStatusChanged(account_id=account, data=snapshot.status, recovered=True)
         )
     return events
+
+
+def _order_id(event: AccountEvent) -> str:
+    return str(getattr(event.data, "id", ""))

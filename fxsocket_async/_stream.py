@@ -92,6 +92,8 @@ _WS_OPTIONS: dict[str, Any] = (
     else {}
 )
 _LIVENESS_TICK: Final = 1.0
+_YIELD_EVERY: Final = 128
+_CLEANUP_TIMEOUT: Final = 1.0
 _MALFORMED_LOG_EVERY: Final = 1000
 
 
@@ -130,6 +132,11 @@ class _AccountStream:
     held: list[Any] | None = None  # live events held while recovering
     recovering: bool = False
     again: StreamGap | None = None  # a further gap met during recovery
+    # No trustworthy seq to compare with (just seeded, or recovered with no
+    # numbered live event): the next numbered event is checked against REST.
+    unanchored: bool = False
+    # A seq-jump gap is announced only once its recovery finds something.
+    unannounced: StreamGap | None = None
 
 
 class StreamConnection:
@@ -160,6 +167,9 @@ class StreamConnection:
         # account -> symbol -> buffers; and the server-side refcounts
         self._quote_routes: dict[str, dict[str, list[QuoteBuffer]]] = {}
         self._quote_refs: dict[str, Counter[str]] = defaultdict(Counter)
+        # Subscribes whose own request is still in flight: the replay skips them.
+        self._inflight_quotes: dict[str, Counter[str]] = defaultdict(Counter)
+        self._inflight_events: Counter[str] = Counter()
         self._accounts: dict[str, _AccountStream] = {}
         self._down_since: datetime | None = None
         # counters (frames and quotes are read by the liveness timer)
@@ -342,7 +352,15 @@ class StreamConnection:
         decode = EVENT_DECODER.decode
         routes = self._quote_routes
         quote_event = QuoteEvent
+        pause = asyncio.sleep
+        unyielded = 0
         while True:
+            # receive() does not yield while aiohttp has frames buffered; yield now
+            # and then so that consumers can drain before their buffers fill.
+            unyielded += 1
+            if unyielded == _YIELD_EVERY:
+                unyielded = 0
+                await pause(0)
             msg = await receive()
             if msg.type is not _TEXT:
                 if msg.type in _ENDED or msg.type is aiohttp.WSMsgType.ERROR:
@@ -424,21 +442,21 @@ class StreamConnection:
             return
         book = stream.book
         seq = event.seq
-        if seq is not None and book.last_seq is not None:
-            if seq <= book.last_seq:
-                return  # already seen (a replay)
-            if seq > book.last_seq + 1:
-                now = datetime.now(UTC)
-                stream.held = [event]
-                self._begin_recovery(
-                    stream,
-                    StreamGap(
-                        accounts=(book.account_id,), started_at=now, ended_at=now,
-                        duration=0.0, reason="seq_jump",
-                    ),
-                )  # fmt: skip
-                return
         if seq is not None:
+            last = book.last_seq
+            if last is not None and seq <= last and not stream.unanchored:
+                return  # already seen (a replay)
+            if stream.unanchored or (last is not None and seq > last + 1):
+                # Events may have been missed: hold this one, check through REST.
+                stream.unanchored = False
+                stream.held = [event]
+                now = datetime.now(UTC)
+                gap = StreamGap(
+                    accounts=(book.account_id,), started_at=now, ended_at=now,
+                    duration=0.0, reason="seq_jump",
+                )  # fmt: skip
+                self._begin_recovery(stream, gap)
+                return
             book.last_seq = seq
         self._deliver(stream, event)
 
@@ -472,15 +490,26 @@ class StreamConnection:
             self._begin_recovery(stream, gap)
 
     def _begin_recovery(self, stream: _AccountStream, gap: StreamGap) -> None:
-        self.gaps += 1
         account_gap = msgspec.structs.replace(gap, accounts=(stream.book.account_id,))
         if stream.recovering:
             stream.again = account_gap
             return
         stream.recovering = True
-        for buffer in stream.consumers:
-            buffer.push(account_gap)
+        self._announce(stream, account_gap)
         self._tasks.start_soon(self._recover, stream)
+
+    def _announce(self, stream: _AccountStream, gap: StreamGap) -> None:
+        """Tell consumers about a reconnect now; a seq jump only if it hid something."""
+        if gap.reason == "reconnect":
+            stream.unannounced = None
+            self._push_gap(stream, gap)
+        else:
+            stream.unannounced = gap
+
+    def _push_gap(self, stream: _AccountStream, gap: StreamGap) -> None:
+        self.gaps += 1
+        for buffer in stream.consumers:
+            buffer.push(gap)
 
     async def _recover(self, stream: _AccountStream) -> None:
         book = stream.book
@@ -489,25 +518,36 @@ class StreamConnection:
                 snapshot = await self._snapshot_until_it_works(book.account_id, book.watermark)
                 if snapshot is None or self._accounts.get(book.account_id) is not stream:
                     return
-                for event in reconcile(book, snapshot):
+                held = stream.held or []
+                for event in reconcile(book, snapshot, held):
                     if book.apply(event):
+                        if stream.unannounced is not None:
+                            self._push_gap(stream, stream.unannounced)
+                            stream.unannounced = None
                         self.recovered_events += 1
                         for buffer in stream.consumers:
                             buffer.push(event)
-                book.advance(snapshot.history)
+                book.advance(snapshot.history, held)
                 gap, stream.again = stream.again, None
                 if gap is None:
                     break
                 # Another gap while recovering: say so, keep holding, look again.
-                for buffer in stream.consumers:
-                    buffer.push(gap)
-            held, stream.held = stream.held or [], None
-            for event in held:
-                if event.seq is not None:
-                    book.last_seq = max(book.last_seq or 0, event.seq)
-                self._deliver(stream, event)
+                self._announce(stream, gap)
+            stream.unannounced = None
+            self._release_held(stream)
         finally:
             stream.recovering = False
+
+    def _release_held(self, stream: _AccountStream) -> None:
+        held, stream.held = stream.held or [], None
+        book = stream.book
+        numbered = False
+        for event in held:
+            if event.seq is not None:
+                numbered = True
+                book.last_seq = max(book.last_seq or 0, event.seq)
+            self._deliver(stream, event)
+        stream.unanchored = not numbered
 
     async def _snapshot_until_it_works(
         self, account_id: str, watermark: datetime | None
@@ -556,13 +596,16 @@ class StreamConnection:
         ws = self._ws
         assert ws is not None
         for account_id, refs in self._quote_refs.items():
-            symbols = sorted(s for s, n in refs.items() if n > 0)
+            inflight = self._inflight_quotes[account_id]
+            symbols = sorted(s for s, n in refs.items() if n > 0 and not inflight[s])
             if symbols:
                 await self._send(
                     ws, Subscribe(id=next(self._ids), channel="quotes", account_id=account_id,
                                   symbols=symbols),
                 )  # fmt: skip
         for account_id in self._accounts:
+            if self._inflight_events[account_id]:
+                continue
             for channel in ("orders", "account"):
                 await self._send(
                     ws, Subscribe(id=next(self._ids), channel=channel, account_id=account_id)
@@ -583,13 +626,20 @@ class StreamConnection:
             by_symbol.setdefault(symbol, []).append(buffer)
         if not new:
             return
+        inflight = self._inflight_quotes[account_id]
+        inflight.update(new)
         try:
             await self._request(
                 lambda i: Subscribe(id=i, channel="quotes", account_id=account_id, symbols=new)
             )
-        except BaseException:
-            await self.remove_quotes(account_id, symbols, buffer, send=False)
+        except BaseException as exc:
+            # Unless the server refused it, the subscribe may have been applied.
+            refused = isinstance(exc, SubscriptionRefusedError)
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLEANUP_TIMEOUT):
+                await self.remove_quotes(account_id, symbols, buffer, send=not refused)
             raise
+        finally:
+            inflight.subtract(new)
 
     async def remove_quotes(
         self, account_id: str, symbols: list[str], buffer: QuoteBuffer, *, send: bool = True
@@ -618,26 +668,39 @@ class StreamConnection:
     async def add_events(self, account_id: str, buffer: EventBuffer) -> None:
         """Route ``account_id``'s order, account and status events to ``buffer``.
 
-        The first consumer of an account seeds its book from REST and
-        subscribes the ``orders`` and ``account`` channels.
+        The first consumer of an account subscribes the ``orders`` and
+        ``account`` channels, then reads the account's state from REST while
+        holding live events, so nothing that happens after subscribing is lost.
+        Raises ``SubscriptionRefusedError``, ``TimeoutError``, a REST error, or
+        the stream's fatal error.
         """
         self._raise_if_fatal()
         stream = self._accounts.get(account_id)
         if stream is not None:
             stream.consumers.append(buffer)
             return
-        book = OrderBook(account_id)
-        snapshot = await self._fetch_snapshot(account_id, None, True)
-        book.seed(snapshot.positions, snapshot.pending, snapshot.history)
-        book.status = snapshot.status
-        stream = self._accounts.setdefault(account_id, _AccountStream(book))
+        stream = _AccountStream(OrderBook(account_id), held=[], recovering=True)
         stream.consumers.append(buffer)
+        self._accounts[account_id] = stream
+        self._inflight_events[account_id] += 1
         try:
             for channel in ("orders", "account"):
                 await self._request(functools.partial(_subscribe, channel, account_id))
-        except BaseException:
-            await self.remove_events(account_id, buffer, send=False)
+            snapshot = await self._fetch_snapshot(account_id, None, True)
+        except BaseException as exc:
+            refused = isinstance(exc, SubscriptionRefusedError)
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLEANUP_TIMEOUT):
+                await self.remove_events(account_id, buffer, send=not refused)
             raise
+        finally:
+            self._inflight_events[account_id] -= 1
+        stream.book.seed(snapshot, stream.held or [])
+        self._release_held(stream)
+        stream.recovering = False
+        gap, stream.again = stream.again, None
+        if gap is not None:  # the connection was lost while seeding
+            stream.held = []
+            self._begin_recovery(stream, gap)
 
     async def remove_events(
         self, account_id: str, buffer: EventBuffer, *, send: bool = True

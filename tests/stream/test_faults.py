@@ -1,0 +1,292 @@
+"""The stream against network and server faults: mute, unanswered pings, refusals, 401.
+
+Liveness is checked by a timer that ticks once a second, so the liveness tests
+here set deadlines of 1.5 s and take a few seconds each; everything else
+reconnects in tens of milliseconds (``FAST_STREAM``). Mute is global in the
+simulator: a test unmutes once it has seen the client open a new connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio
+import pytest
+
+from fxsocket_async import (
+    Account,
+    AsyncFxSocket,
+    AuthenticationError,
+    ConnectionFailedError,
+    FxSocketError,
+    PermissionDeniedError,
+    Quote,
+    StreamPolicy,
+)
+from fxsocket_async.simulator import Simulator
+
+from .conftest import FAST_STREAM, WAIT, link, make_streaming_client, sim_config
+
+pytestmark = pytest.mark.anyio
+
+
+class Collector:
+    """Reads an async iterator in the background; records what it read and how it ended."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.error: FxSocketError | None = None
+        self._changed = anyio.Event()
+
+    async def run(self, iterator: AsyncIterator[Any]) -> None:
+        try:
+            async for item in iterator:
+                self.items.append(item)
+                self._notify()
+        except FxSocketError as exc:
+            self.error = exc
+            self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def wait_until(self, done: Callable[[], bool]) -> None:
+        """Wait (bounded by the caller) until ``done()`` holds."""
+        while not done():
+            await self._changed.wait()
+
+    async def wait_for_more_than(self, count: int) -> None:
+        await self.wait_until(lambda: len(self.items) > count)
+
+    async def wait_for_error(self) -> None:
+        await self.wait_until(lambda: self.error is not None)
+
+
+async def poll(condition: Callable[[], bool], what: str) -> None:
+    """Wait for a simulator or client counter, where no event exists to wait on.
+
+    Bounded in count here and in time by the caller's ``fail_after``.
+    """
+    for _ in range(int(WAIT / 0.01)):
+        if condition():
+            return
+        await anyio.sleep(0.01)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def stream_stats(fx: AsyncFxSocket) -> Any:
+    stats = fx.stats()["stream"]
+    assert stats is not None
+    return stats
+
+
+@pytest.fixture
+async def ticking_sim(anyio_backend: str) -> AsyncIterator[Simulator]:
+    """A simulator whose market ticks by itself (every 50 ms), so quotes flow unsteered."""
+    async with Simulator(sim_config(quote_interval=0.05)) as simulator:
+        yield simulator
+
+
+@contextlib.asynccontextmanager
+async def session(
+    sim: Simulator, policy: StreamPolicy = FAST_STREAM
+) -> AsyncIterator[tuple[AsyncFxSocket, Account]]:
+    """A client with ``policy`` and a connected account."""
+    async with make_streaming_client(sim, stream=policy) as fx:
+        with anyio.fail_after(WAIT):
+            account = await link(fx, connected=True)
+        yield fx, account
+
+
+# ------------------------------------------------------------------ liveness
+
+
+async def test_silent_quotes_while_pings_are_answered_mean_a_dead_stream(
+    ticking_sim: Simulator,
+) -> None:
+    sim = ticking_sim
+    policy = dataclasses.replace(FAST_STREAM, quote_silence=1.5)  # dead_after stays 60 s
+    async with (
+        session(sim, policy) as (fx, account),
+        fx.quotes("EURUSD", account=account.id) as quotes,
+        anyio.create_task_group() as tg,
+    ):
+        collector = Collector()
+        tg.start_soon(collector.run, quotes)
+        with anyio.fail_after(WAIT):
+            await collector.wait_for_more_than(0)
+            handshakes = sim.stats.ws_handshakes
+            sim.faults.mute()  # quotes stop, pings would still be answered
+            await poll(lambda: sim.stats.ws_handshakes > handshakes, "a new handshake")
+            sim.faults.unmute()
+            # Every quote sent before the mute was read long ago (a reconnect takes > 1 s).
+            read = len(collector.items)
+            await collector.wait_for_more_than(read)
+        assert stream_stats(fx).reconnects >= 1
+        assert collector.error is None
+        assert all(isinstance(q, Quote) and q.symbol == "EURUSD" for q in collector.items)
+        tg.cancel_scope.cancel()
+
+
+async def test_a_stream_that_answers_nothing_is_dead_after_its_deadline(
+    ticking_sim: Simulator,
+) -> None:
+    sim = ticking_sim
+    policy = dataclasses.replace(FAST_STREAM, ping_interval=0.5, dead_after=1.5)
+    assert policy.quote_silence is None  # only the frame deadline can find it dead
+    async with (
+        session(sim, policy) as (fx, account),
+        fx.quotes("EURUSD", account=account.id) as quotes,
+        anyio.create_task_group() as tg,
+    ):
+        collector = Collector()
+        tg.start_soon(collector.run, quotes)
+        with anyio.fail_after(WAIT):
+            await collector.wait_for_more_than(0)
+            handshakes = sim.stats.ws_handshakes
+            sim.faults.mute(answer_pings=False)  # nothing at all: no data, no pongs
+            await poll(lambda: sim.stats.ws_handshakes > handshakes, "a new handshake")
+            sim.faults.unmute()
+            read = len(collector.items)
+            await collector.wait_for_more_than(read)
+        assert stream_stats(fx).reconnects >= 1
+        assert collector.error is None
+        tg.cancel_scope.cancel()
+
+
+async def test_a_mute_stream_that_answers_pings_is_alive_without_quote_consumers(
+    sim: Simulator,
+) -> None:
+    policy = dataclasses.replace(FAST_STREAM, ping_interval=0.5, dead_after=1.5)
+    async with make_streaming_client(sim, stream=policy) as fx:
+        with anyio.fail_after(WAIT):
+            await fx.connect_stream()
+            sim.faults.mute()
+            frames = stream_stats(fx).frames
+            # Three pongs: three liveness ticks, longer than the deadline, and no data.
+            await poll(lambda: stream_stats(fx).frames >= frames + 3, "three pongs")
+        sim.faults.unmute()
+        assert stream_stats(fx).reconnects == 0
+        assert sim.stats.ws_handshakes == 1
+
+
+# ----------------------------------------------------------------- handshakes
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_a_refused_handshake_is_retried_until_the_server_accepts(
+    ticking_sim: Simulator, status: int
+) -> None:
+    sim = ticking_sim
+    async with (
+        session(sim) as (fx, account),
+        fx.quotes("EURUSD", account=account.id) as quotes,
+        anyio.create_task_group() as tg,
+    ):
+        collector = Collector()
+        tg.start_soon(collector.run, quotes)
+        with anyio.fail_after(WAIT):
+            await collector.wait_for_more_than(0)
+            refused = sim.stats.ws_refused
+            sim.faults.refuse_handshakes(status=status)
+            sim.faults.drop_connections()
+            await poll(lambda: sim.stats.ws_refused >= refused + 3, "three refused handshakes")
+            assert not stream_stats(fx).connected
+            sim.faults.accept_handshakes()
+            await poll(lambda: stream_stats(fx).connected, "the client to reconnect")
+            read = len(collector.items)
+            await collector.wait_for_more_than(read)  # quotes flow again
+        assert collector.error is None
+        assert stream_stats(fx).reconnects == 1
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(401, AuthenticationError), (403, PermissionDeniedError)]
+)
+async def test_a_refused_key_on_reconnect_is_fatal_and_raised_to_every_consumer(
+    sim: Simulator,
+    fx: AsyncFxSocket,
+    account: Account,
+    status: int,
+    error: type[FxSocketError],
+) -> None:
+    collectors = [Collector() for _ in range(3)]
+    async with (
+        fx.quotes("EURUSD", account=account.id) as eurusd,
+        fx.quotes("EURUSD", "GBPUSD", account=account.id) as both,
+        fx.events(account=account.id) as events,
+        anyio.create_task_group() as tg,
+    ):
+        for collector, subscription in zip(collectors, (eurusd, both, events), strict=True):
+            tg.start_soon(collector.run, subscription)
+        refused = sim.stats.ws_refused
+        sim.faults.refuse_handshakes(status=status)
+        sim.faults.drop_connections()
+        with anyio.fail_after(WAIT):
+            for collector in collectors:
+                await collector.wait_for_error()
+    for collector in collectors:
+        assert type(collector.error) is error
+        assert collector.error.status == status
+    assert sim.stats.ws_refused == refused + 1  # fatal: never tried again
+    assert not stream_stats(fx).connected
+    # A new consumer learns it at once, too.
+    with pytest.raises(error):
+        async with fx.quotes("USDJPY", account=account.id):
+            pass
+
+
+async def test_401_at_first_connect_is_raised_to_every_consumer_entering_at_once(
+    sim: Simulator,
+) -> None:
+    # The simulator cannot revoke a key while connected; refuse_handshakes(status=401)
+    # above stands for that. Here the key is wrong from the start.
+    raised: list[BaseException] = []
+    async with make_streaming_client(sim, key="not-a-key") as fx:
+
+        async def enter(symbol: str) -> None:
+            try:
+                async with fx.quotes(symbol, account="acc_any"):
+                    pass
+            except FxSocketError as exc:
+                raised.append(exc)
+
+        with anyio.fail_after(WAIT):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(enter, "EURUSD")
+                tg.start_soon(enter, "GBPUSD")
+        assert [type(e) for e in raised] == [AuthenticationError, AuthenticationError]
+        assert all(e.status == 401 for e in raised)
+        assert sim.stats.ws_handshakes == 1  # one shared attempt, not retried
+        with pytest.raises(AuthenticationError):
+            await fx.connect_stream()
+        assert sim.stats.ws_handshakes == 1
+
+
+async def test_max_reconnects_ends_every_consumer_with_connection_failed(sim: Simulator) -> None:
+    policy = dataclasses.replace(FAST_STREAM, max_reconnects=2)
+    collectors = [Collector() for _ in range(2)]
+    async with session(sim, policy) as (fx, account):
+        async with (
+            fx.quotes("EURUSD", account=account.id) as quotes,
+            fx.events(account=account.id) as events,
+            anyio.create_task_group() as tg,
+        ):
+            for collector, subscription in zip(collectors, (quotes, events), strict=True):
+                tg.start_soon(collector.run, subscription)
+            refused = sim.stats.ws_refused
+            sim.faults.refuse_handshakes(status=503)
+            sim.faults.drop_connections()
+            with anyio.fail_after(WAIT):
+                for collector in collectors:
+                    await collector.wait_for_error()
+        for collector in collectors:
+            assert type(collector.error) is ConnectionFailedError
+            assert collector.error.code == "handshake_503"
+        assert sim.stats.ws_refused == refused + 2  # two attempts, then it gave up
+        assert not stream_stats(fx).connected

@@ -1,0 +1,425 @@
+"""The per-consumer buffers on their own: overflow policies, wake-ups, close and fail.
+
+No network here. ``QuoteBuffer`` and ``EventBuffer`` are what every consumer of
+``fx.quotes(...)`` / ``fx.events(...)`` reads from; these tests hold them to
+the policies stated in ``fxsocket_async/_fanout.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import deque
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+import pytest
+
+from fxsocket_async import ConsumerOverflowError, FxSocketError, Quote, SubscriptionStats
+from fxsocket_async._fanout import EventBuffer, QuoteBuffer
+
+pytestmark = pytest.mark.anyio
+
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+WAIT = 10.0
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # the buffers sleep on asyncio futures
+
+
+class Tape:
+    """Makes quotes numbered in push order, and remembers the newest per symbol."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.newest: dict[str, Quote] = {}
+
+    def quote(self, symbol: str) -> Quote:
+        self.count += 1
+        q = Quote(
+            symbol=symbol,
+            bid=float(self.count),
+            ask=float(self.count) + 0.5,
+            time=T0 + timedelta(milliseconds=self.count),
+        )
+        self.newest[symbol] = q
+        return q
+
+    def push(self, buffer: QuoteBuffer, *symbols: str) -> list[Quote]:
+        pushed = [self.quote(s) for s in symbols]
+        for q in pushed:
+            buffer.push(q)
+        return pushed
+
+
+def now(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` to its end, failing if it would have to wait (suspend) even once."""
+    try:
+        yielded = coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise AssertionError(f"the read had to wait (it yielded {yielded!r})")
+
+
+async def drain(buffer: QuoteBuffer) -> list[Quote]:
+    """Every quote waiting, one ``get`` at a time, without waiting for more."""
+    out = []
+    for _ in range(buffer.depth):
+        out.append(await buffer.get())
+    assert buffer.depth == 0
+    return out
+
+
+# ------------------------------------------------------------ construction
+
+
+def test_a_buffer_needs_capacity_and_a_known_mode() -> None:
+    with pytest.raises(ValueError, match="capacity"):
+        QuoteBuffer(0)
+    with pytest.raises(ValueError, match="capacity"):
+        EventBuffer(0)
+    with pytest.raises(ValueError, match="mode"):
+        QuoteBuffer(4, mode="latest")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------- conflate mode
+
+
+async def test_conflate_mode_is_in_order_while_under_capacity() -> None:
+    tape, buffer = Tape(), QuoteBuffer(8)
+    pushed = tape.push(buffer, "EURUSD", "GBPUSD", "EURUSD", "EURUSD", "XAUUSD", "GBPUSD", "EURUSD")
+    assert buffer.depth == 7
+    assert await drain(buffer) == pushed
+    assert buffer.stats().conflated == 0
+    assert buffer.stats().delivered == 7
+
+
+async def test_reaching_capacity_collapses_to_the_newest_quote_per_symbol() -> None:
+    tape, buffer = Tape(), QuoteBuffer(4)
+    tape.push(buffer, "EURUSD", "GBPUSD", "EURUSD", "EURUSD")  # full, still in order
+    assert (buffer.depth, buffer.conflated) == (4, 0)
+    tape.push(buffer, "GBPUSD")  # one more: collapse to one quote per symbol
+    assert buffer.depth == 2
+    assert buffer.conflated == 3  # 5 quotes became 2
+    newest = dict(tape.newest)
+    assert await drain(buffer) == [newest["EURUSD"], newest["GBPUSD"]]
+    assert buffer.stats() == SubscriptionStats(delivered=2, conflated=3, dropped=0, depth=0)
+
+
+async def test_it_stays_conflated_until_read_empty_then_is_in_order_again() -> None:
+    tape, buffer = Tape(), QuoteBuffer(3)
+    tape.push(buffer, "EURUSD", "EURUSD", "GBPUSD", "EURUSD")  # lagging: {EURUSD, GBPUSD}
+    assert (buffer.depth, buffer.conflated) == (2, 2)
+
+    first = await buffer.get()
+    assert first == tape.newest["EURUSD"]
+    # Not caught up yet (GBPUSD still waits): new quotes keep replacing their symbol.
+    tape.push(buffer, "GBPUSD", "GBPUSD", "XAUUSD", "EURUSD", "EURUSD")
+    assert buffer.depth == 3  # GBPUSD, XAUUSD, EURUSD: one each
+    assert buffer.conflated == 2 + 2 + 1
+    rest = await drain(buffer)
+    assert sorted(rest, key=lambda q: q.symbol) == [
+        tape.newest[s] for s in ("EURUSD", "GBPUSD", "XAUUSD")
+    ]
+
+    # Read empty: delivery is in order again, every quote, up to capacity.
+    again = tape.push(buffer, "EURUSD", "EURUSD", "GBPUSD")
+    assert await drain(buffer) == again
+    assert buffer.conflated == 5
+
+
+async def test_get_batch_while_lagging_returns_the_newest_per_symbol_and_catches_up() -> None:
+    tape, buffer = Tape(), QuoteBuffer(2)
+    tape.push(buffer, "EURUSD", "GBPUSD", "EURUSD", "GBPUSD", "EURUSD")
+    batch = await buffer.get_batch()
+    assert batch == [tape.newest["EURUSD"], tape.newest["GBPUSD"]]
+    assert (buffer.depth, buffer.conflated, buffer.delivered) == (0, 3, 2)
+    again = tape.push(buffer, "GBPUSD", "GBPUSD")  # caught up: in order again
+    assert await buffer.get_batch() == again
+
+
+@pytest.mark.parametrize("capacity", [1, 2, 5, 16])
+@pytest.mark.parametrize("symbol_count", [1, 3, 8])
+async def test_conflation_bounds_memory_and_never_serves_a_stale_quote_when_lagging(
+    capacity: int, symbol_count: int
+) -> None:
+    """A seeded random mix of pushes and reads, checked against the stated policy."""
+    rng = random.Random(capacity * 100 + symbol_count)
+    symbols = [f"SYM{i}" for i in range(symbol_count)]
+    tape, buffer = Tape(), QuoteBuffer(capacity)
+    bound = max(capacity, symbol_count)
+    lagging = False
+    in_order: deque[Quote] = deque()  # what must come next while not lagging
+    last_read: dict[str, float] = {}
+    for _ in range(3000):
+        if rng.random() < 0.7:
+            if buffer.depth >= capacity:
+                lagging = True  # "when capacity quotes are waiting"
+                in_order.clear()
+            (q,) = tape.push(buffer, rng.choice(symbols))
+            if not lagging:
+                in_order.append(q)
+        elif buffer.depth:
+            q = await buffer.get()
+            # Never older than what this consumer already read of the symbol.
+            assert q.bid > last_read.get(q.symbol, 0.0)
+            last_read[q.symbol] = q.bid
+            if lagging:
+                assert q == tape.newest[q.symbol]
+            else:
+                assert q == in_order.popleft()
+            if buffer.depth == 0:
+                lagging = False
+        assert buffer.depth <= bound
+        if lagging:
+            assert buffer.depth <= symbol_count
+        # Every quote pushed is delivered, conflated (counted) or still waiting.
+        assert tape.count == buffer.delivered + buffer.conflated + buffer.depth
+
+
+# -------------------------------------------------------------- all mode
+
+
+async def test_all_mode_overflow_ends_that_consumer_and_not_another() -> None:
+    tape = Tape()
+    slow, fast = QuoteBuffer(4, mode="all"), QuoteBuffer(4, mode="all")
+    received = []
+    for _ in range(10):
+        (q,) = tape.push(slow, "EURUSD")
+        fast.push(q)
+        received.append(await fast.get())
+    assert [q.bid for q in received] == [float(i) for i in range(1, 11)]
+    assert fast.stats().dropped == 0
+
+    assert slow.stats().dropped == 6  # 10 pushed, 4 fit
+    assert slow.stats().conflated == 0
+    with pytest.raises(ConsumerOverflowError) as caught:
+        await slow.get()
+    assert caught.value.code == "consumer_overflow"
+    with pytest.raises(ConsumerOverflowError):
+        await slow.get_batch()  # it stays ended
+
+
+async def test_all_mode_keeps_every_quote_up_to_capacity() -> None:
+    tape, buffer = Tape(), QuoteBuffer(5, mode="all")
+    pushed = tape.push(buffer, "EURUSD", "EURUSD", "GBPUSD", "EURUSD", "EURUSD")
+    assert await drain(buffer) == pushed
+    assert buffer.stats().dropped == 0
+
+
+async def test_all_mode_overflow_reaches_a_waiting_consumer_as_the_error() -> None:
+    tape, buffer = Tape(), QuoteBuffer(1, mode="all")
+    outcome: list[BaseException] = []
+
+    async def consume() -> None:
+        try:
+            await buffer.get()
+        except ConsumerOverflowError as exc:
+            outcome.append(exc)
+
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            await anyio.wait_all_tasks_blocked()
+            tape.push(buffer, "EURUSD", "EURUSD")  # the second overflows before it runs
+    assert len(outcome) == 1
+    assert buffer.dropped == 1
+
+
+# ------------------------------------------------------------ get_batch
+
+
+async def test_get_batch_returns_everything_waiting_in_order() -> None:
+    tape, buffer = Tape(), QuoteBuffer(100)
+    pushed = tape.push(buffer, *["EURUSD", "GBPUSD", "XAUUSD"] * 10)
+    assert await buffer.get_batch() == pushed
+    assert (buffer.depth, buffer.delivered) == (0, 30)
+
+
+# ------------------------------------------------------------ wake-ups
+
+
+async def test_a_waiting_consumer_is_woken_by_a_push() -> None:
+    tape, buffer = Tape(), QuoteBuffer(8)
+    got: list[Quote] = []
+
+    async def consume() -> None:
+        got.append(await buffer.get())
+
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            await anyio.wait_all_tasks_blocked()
+            assert got == []
+            pushed = tape.push(buffer, "EURUSD")
+    assert got == pushed
+
+
+async def test_one_wake_up_serves_a_whole_batch_of_pushes() -> None:
+    tape, buffer = Tape(), QuoteBuffer(2000)
+    reader = buffer.get()
+    waiter = reader.send(None)  # the consumer sleeps on one future
+    assert isinstance(waiter, asyncio.Future)
+    assert not waiter.done()
+
+    pushed = tape.push(buffer, *["EURUSD"] * 1000)
+    assert waiter.done()  # woken by the first push
+
+    with pytest.raises(StopIteration) as first:
+        reader.send(None)  # it resumes once...
+    rest = [now(buffer.get()) for _ in range(999)]  # ...and reads the rest without waiting
+    assert [first.value.value, *rest] == pushed
+
+
+async def test_a_consumer_woken_late_reads_all_1000_in_one_batch() -> None:
+    tape, buffer = Tape(), QuoteBuffer(2000)
+    batches: list[list[Quote]] = []
+
+    async def collect() -> None:
+        batches.append(await buffer.get_batch())
+
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(collect)
+            await anyio.wait_all_tasks_blocked()
+            pushed = tape.push(buffer, *["EURUSD", "GBPUSD"] * 500)  # before it runs again
+    assert batches == [pushed]
+
+
+async def test_events_wake_once_per_batch_too() -> None:
+    buffer = EventBuffer(2000)
+    reader = buffer.get()
+    waiter = reader.send(None)
+    assert isinstance(waiter, asyncio.Future)
+    for i in range(1000):
+        buffer.push(i)
+    with pytest.raises(StopIteration) as first:
+        reader.send(None)
+    rest = [now(buffer.get()) for _ in range(999)]
+    assert [first.value.value, *rest] == list(range(1000))
+
+
+async def test_a_cancelled_waiter_does_not_break_the_next_read() -> None:
+    tape, buffer = Tape(), QuoteBuffer(8)
+    with anyio.move_on_after(0):  # cancelled while waiting
+        await buffer.get()
+    pushed = tape.push(buffer, "EURUSD", "GBPUSD")
+    with anyio.fail_after(WAIT):
+        assert [await buffer.get(), await buffer.get()] == pushed
+
+
+# ------------------------------------------------------------ close / fail
+
+
+async def test_close_ends_iteration_after_the_buffered_quotes() -> None:
+    tape, buffer = Tape(), QuoteBuffer(8)
+    pushed = tape.push(buffer, "EURUSD", "GBPUSD")
+    buffer.close()
+    assert [await buffer.get(), await buffer.get()] == pushed
+    with pytest.raises(StopAsyncIteration):
+        await buffer.get()
+    with pytest.raises(StopAsyncIteration):
+        await buffer.get_batch()
+
+
+async def test_close_wakes_a_waiting_consumer() -> None:
+    buffers: list[QuoteBuffer | EventBuffer] = [QuoteBuffer(8), EventBuffer(8)]
+    ended: list[QuoteBuffer | EventBuffer] = []
+
+    async def consume(buffer: QuoteBuffer | EventBuffer) -> None:
+        with pytest.raises(StopAsyncIteration):
+            await buffer.get()
+        ended.append(buffer)
+
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            for b in buffers:
+                tg.start_soon(consume, b)
+            await anyio.wait_all_tasks_blocked()
+            for b in buffers:
+                b.close()
+    assert sorted(map(id, ended)) == sorted(map(id, buffers))
+
+
+async def test_fail_raises_at_the_next_read_even_with_quotes_waiting() -> None:
+    tape, buffer = Tape(), QuoteBuffer(8)
+    tape.push(buffer, "EURUSD")
+    first, second = FxSocketError("first"), FxSocketError("second")
+    buffer.fail(first)
+    buffer.fail(second)  # the first reason stays
+    with pytest.raises(FxSocketError) as caught:
+        await buffer.get()
+    assert caught.value is first
+    with pytest.raises(FxSocketError):
+        await buffer.get_batch()
+
+
+async def test_fail_wakes_a_waiting_consumer() -> None:
+    buffer = EventBuffer(8)
+    error = FxSocketError("the stream is gone")
+    seen: list[BaseException] = []
+
+    async def consume() -> None:
+        try:
+            await buffer.get()
+        except FxSocketError as exc:
+            seen.append(exc)
+
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            await anyio.wait_all_tasks_blocked()
+            buffer.fail(error)
+    assert seen == [error]
+
+
+async def test_fail_after_close_changes_nothing() -> None:
+    buffer = QuoteBuffer(8)
+    buffer.close()
+    buffer.fail(FxSocketError("late"))
+    with pytest.raises(StopAsyncIteration):
+        await buffer.get()
+
+
+# ------------------------------------------------------------ EventBuffer
+
+
+async def test_events_are_lossless_and_in_order_up_to_capacity() -> None:
+    buffer = EventBuffer(50)
+    for i in range(50):
+        buffer.push(i)
+    assert buffer.depth == 50
+    assert [await buffer.get() for _ in range(50)] == list(range(50))
+    for i in range(50, 100):  # the capacity bounds what waits, not what passes
+        buffer.push(i)
+    assert [await buffer.get() for _ in range(50)] == list(range(50, 100))
+    assert buffer.stats().dropped == 0
+    assert buffer.stats().conflated == 0
+    assert buffer.stats().delivered == 100
+
+
+async def test_event_overflow_ends_that_consumer_alone() -> None:
+    slow, fast = EventBuffer(10), EventBuffer(10)
+    delivered = []
+    for i in range(11):
+        slow.push(i)
+        fast.push(i)
+        delivered.append(await fast.get())
+    assert delivered == list(range(11))
+
+    assert slow.stats().dropped == 1
+    with pytest.raises(ConsumerOverflowError):
+        await slow.get()  # not the 10 waiting: the consumer is ended, never silently short
+    slow.push(99)  # later events are not kept for an ended consumer
+    assert slow.stats().dropped == 1
+    with pytest.raises(ConsumerOverflowError):
+        await slow.get()
+
+    fast.push(11)
+    assert await fast.get() == 11
+    assert fast.stats().dropped == 0
