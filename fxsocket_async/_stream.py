@@ -172,6 +172,7 @@ class StreamConnection:
         self._inflight_events: Counter[str] = Counter()
         self._accounts: dict[str, _AccountStream] = {}
         self._down_since: datetime | None = None
+        self._yield_every = _YIELD_EVERY
         # counters (frames and quotes are read by the liveness timer)
         self.frames = 0
         self.bytes = 0
@@ -354,13 +355,15 @@ class StreamConnection:
         quote_event = QuoteEvent
         pause = asyncio.sleep
         unyielded = 0
+        every = self._yield_every
         while True:
             # receive() does not yield while aiohttp has frames buffered; yield now
             # and then so that consumers can drain before their buffers fill.
             unyielded += 1
-            if unyielded == _YIELD_EVERY:
+            if unyielded >= every:
                 unyielded = 0
                 await pause(0)
+                every = self._yield_every
             msg = await receive()
             if msg.type is not _TEXT:
                 if msg.type in _ENDED or msg.type is aiohttp.WSMsgType.ERROR:
@@ -618,6 +621,8 @@ class StreamConnection:
         fatal error, or ``TimeoutError``.
         """
         self._raise_if_fatal()
+        # Yield at least twice per smallest buffer, so a ready consumer never fills up.
+        self._yield_every = max(1, min(self._yield_every, buffer.capacity // 2))
         refs = self._quote_refs[account_id]
         new = [s for s in symbols if refs[s] == 0]
         by_symbol = self._quote_routes.setdefault(account_id, {})

@@ -173,6 +173,10 @@ class Simulator:
         """The current quote of ``symbol``."""
         return self.market.quote(symbol)
 
+    def subscriptions(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """What the stream's connections are subscribed to: (account_id, channel, symbols)."""
+        return self._hub.subscriptions()
+
     def ledger(self, account_id: str) -> list[AccountEvent]:
         """Every per-account event the server emitted for the account, in ``seq`` order."""
         return self.engine.ledger(account_id)

@@ -117,6 +117,15 @@ class StreamHub:
         for conn in list(self.connections):
             conn.abort()
 
+    def subscriptions(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """Every (account_id, channel, symbols) some connection holds, sorted."""
+        held = {
+            (account_id, channel, tuple(sorted(symbols)))
+            for conn in self.connections
+            for (account_id, channel), symbols in conn.subscriptions.items()
+        }
+        return sorted(held)
+
     def forget_account(self, account_id: str) -> None:
         for conn in self.connections:
             for channel in CHANNELS:

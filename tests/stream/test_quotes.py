@@ -163,6 +163,22 @@ async def test_an_always_ready_consumer_is_not_conflated_by_a_burst(
         assert wire(got) == wire([*sent, sentinel])
 
 
+async def test_a_ready_consumer_with_a_small_buffer_is_not_conflated_by_a_burst(
+    sim: Simulator, fx: AsyncFxSocket, account: Account
+) -> None:
+    n = 5000
+    got: list[Quote] = []
+    async with fx.quotes("EURUSD", account=account.id, buffer=16) as quotes:
+        with anyio.fail_after(WAIT):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_collect_until_sentinel, quotes, got, n + 1)
+                await anyio.wait_all_tasks_blocked()
+                sent = [push(sim, "EURUSD", i) for i in range(n)]
+                sentinel = sim.set_price("EURUSD", SENTINEL_BID)
+        assert quotes.stats().conflated == 0
+        assert wire(got) == wire([*sent, sentinel])
+
+
 async def _collect_until_sentinel(sub: QuoteSubscription, out: list[Quote], at_most: int) -> None:
     for _ in range(at_most):
         out.append(await anext(sub))

@@ -387,3 +387,40 @@ async def test_malformed_frames_are_logged_once_with_their_first_bytes(
     logged = [r.getMessage() for r in caplog.records if r.name == STREAM_LOGGER]
     assert len(logged) == 1
     assert "{not json 0" in logged[0]
+
+
+async def test_the_server_holds_one_subscription_until_the_last_consumer_leaves(
+    sim: Simulator, fx: AsyncFxSocket, account: Account
+) -> None:
+    quotes_of = [(account.id, "quotes", ("EURUSD",))]
+    with anyio.fail_after(WAIT):
+        async with fx.quotes("EURUSD", account=account.id) as first:
+            assert sim.subscriptions() == quotes_of
+            async with fx.quotes("EURUSD", account=account.id):
+                assert sim.subscriptions() == quotes_of  # shared, not sent again
+            assert sim.subscriptions() == quotes_of  # one consumer is still there
+            sim.set_price("EURUSD", 1.2345)
+            assert (await anext(first)).bid == 1.2345
+        await _until(lambda: sim.subscriptions() == [])
+
+
+async def test_an_events_consumer_holds_the_orders_and_account_channels(
+    sim: Simulator, fx: AsyncFxSocket, account: Account
+) -> None:
+    with anyio.fail_after(WAIT):
+        async with fx.events(account=account.id), fx.events(account=account.id):
+            assert sim.subscriptions() == [
+                (account.id, "account", ()),
+                (account.id, "orders", ()),
+            ]
+        await _until(lambda: sim.subscriptions() == [])
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    # The unsubscribe is sent without waiting for its ack; the server applies it
+    # when the frame arrives. Bounded in count; the caller bounds it in time.
+    for _ in range(500):
+        if condition():
+            return
+        await anyio.sleep(0.01)
+    raise AssertionError("condition never held")
