@@ -75,15 +75,17 @@ def check_symbol(symbol: object) -> str:
     return symbol
 
 
+def _one_of(value: str, choices: tuple[str, ...], what: str, code: str) -> str:
+    # Case-insensitive, returned in the wire's upper case.
+    canonical = value.upper() if isinstance(value, str) else value
+    if canonical not in choices:
+        raise _refuse(code, f"unknown {what} {value!r}; use one of {', '.join(choices)}")
+    return str(canonical)
+
+
 def check_order_type(order_type: str) -> str:
     """A known order type, in canonical upper case."""
-    kind = order_type.upper() if isinstance(order_type, str) else order_type
-    if kind not in ORDER_TYPES:
-        raise _refuse(
-            "invalid_type",
-            f"unknown order type {order_type!r}; use one of {', '.join(ORDER_TYPES)}",
-        )
-    return str(kind)
+    return _one_of(order_type, ORDER_TYPES, "order type", "invalid_type")
 
 
 def check_order(
@@ -143,13 +145,7 @@ def check_modify(
 
 def check_timeframe(timeframe: str) -> str:
     """A known timeframe, in canonical upper case."""
-    canonical = timeframe.upper() if isinstance(timeframe, str) else timeframe
-    if canonical not in TIMEFRAMES:
-        raise _refuse(
-            "invalid_timeframe",
-            f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAMES)}",
-        )
-    return str(canonical)
+    return _one_of(timeframe, TIMEFRAMES, "timeframe", "invalid_timeframe")
 
 
 def check_range(start: datetime | None, end: datetime | None) -> None:
