@@ -74,7 +74,7 @@ class SubscriptionStats(msgspec.Struct, frozen=True, kw_only=True):
 class _Buffer(Generic[T]):
     """Storage and wake-up shared by both buffer kinds."""
 
-    __slots__ = ("_error", "_items", "_waiter", "capacity", "closed", "delivered", "dropped")
+    __slots__ = ("_error", "_items", "_waiter", "capacity", "closed", "dropped")
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
@@ -84,7 +84,6 @@ class _Buffer(Generic[T]):
         self._waiter: asyncio.Future[None] | None = None
         self._error: FxSocketError | None = None
         self.closed = False
-        self.delivered = 0
         self.dropped = 0
 
     def _wake(self) -> None:
@@ -128,7 +127,7 @@ class _Buffer(Generic[T]):
 class QuoteBuffer(_Buffer[Quote]):
     """One quote consumer's buffer (see the module docstring for its policy)."""
 
-    __slots__ = ("_latest", "conflated", "mode")
+    __slots__ = ("_latest", "conflated", "mode", "pushed")
 
     def __init__(self, capacity: int = DEFAULT_QUOTE_CAPACITY, mode: QuoteMode = "conflate"):
         if mode not in ("conflate", "all"):
@@ -138,8 +137,22 @@ class QuoteBuffer(_Buffer[Quote]):
         # While lagging: symbol -> newest quote, in order of first arrival.
         self._latest: dict[str, Quote] | None = None
         self.conflated = 0
+        self.pushed = 0
+
+    def push_many(self, quotes: list[Quote]) -> None:
+        """Push a run of quotes: one extend and at most one wake-up when they fit."""
+        items = self._items
+        if self._latest is None and len(items) + len(quotes) <= self.capacity:
+            items.extend(quotes)
+            self.pushed += len(quotes)
+            if self._waiter is not None:
+                self._wake()
+            return
+        for quote in quotes:
+            self.push(quote)
 
     def push(self, quote: Quote) -> None:
+        self.pushed += 1
         latest = self._latest
         if latest is not None:
             if quote.symbol in latest:
@@ -184,13 +197,20 @@ class QuoteBuffer(_Buffer[Quote]):
             self._latest = None  # caught up: back to in-order delivery
         return quote
 
+    def __aiter__(self) -> QuoteBuffer:
+        return self
+
     async def get(self) -> Quote:
+        items = self._items
+        if items and self._error is None:  # the hot path: a quote is waiting, in order
+            return items.popleft()
         if not self._ready():
             await self._wait()
         elif self._error is not None:
             raise self._error
-        self.delivered += 1
         return self._take_one()
+
+    __anext__ = get  # ``async for`` over a subscription iterates its buffer directly
 
     async def get_batch(self) -> list[Quote]:
         """Everything waiting, oldest first (at least one quote)."""
@@ -203,12 +223,16 @@ class QuoteBuffer(_Buffer[Quote]):
         if self._latest is not None:
             batch.extend(self._latest.values())
             self._latest = None
-        self.delivered += len(batch)
         return batch
 
     @property
     def depth(self) -> int:
         return len(self._items) + (len(self._latest) if self._latest else 0)
+
+    @property
+    def delivered(self) -> int:
+        # Counted on the producer's side, so reading a quote costs no bookkeeping.
+        return self.pushed - self.conflated - self.dropped - self.depth
 
     def stats(self) -> SubscriptionStats:
         return SubscriptionStats(
@@ -222,11 +246,12 @@ class QuoteBuffer(_Buffer[Quote]):
 class EventBuffer(_Buffer[Any]):
     """One events consumer's lossless buffer."""
 
-    __slots__ = ("include_unknown",)
+    __slots__ = ("delivered", "include_unknown")
 
     def __init__(self, capacity: int = DEFAULT_EVENT_CAPACITY, include_unknown: bool = True):
         super().__init__(capacity)
         self.include_unknown = include_unknown
+        self.delivered = 0
 
     def push(self, event: Any) -> None:
         if self._error is not None or self.closed:

@@ -59,6 +59,7 @@ from ._protocol import (
     ErrorEvent,
     Ping,
     Pong,
+    Quote,
     QuoteEvent,
     Subscribe,
     Subscribed,
@@ -92,7 +93,8 @@ _WS_OPTIONS: dict[str, Any] = (
     else {}
 )
 _LIVENESS_TICK: Final = 1.0
-_YIELD_EVERY: Final = 128
+#: The most frames the reader takes in a burst before it flushes and yields.
+_YIELD_EVERY: Final = 512
 _CLEANUP_TIMEOUT: Final = 1.0
 _MALFORMED_LOG_EVERY: Final = 1000
 
@@ -173,6 +175,7 @@ class StreamConnection:
         self._accounts: dict[str, _AccountStream] = {}
         self._down_since: datetime | None = None
         self._yield_every = _YIELD_EVERY
+        self._pending: list[str | bytes] = []  # frames received, not yet routed
         # counters (frames and quotes are read by the liveness timer)
         self.frames = 0
         self.bytes = 0
@@ -349,46 +352,88 @@ class StreamConnection:
     # ---------------------------------------------------------------- reader
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Receive frames and park them; ``_flush`` decodes and routes them per batch.
+
+        ``receive()`` returns without yielding while aiohttp has frames
+        buffered, so a batch is what arrived since the reader last yielded: it
+        is flushed when the reader blocks on the socket (the ``call_soon``) or,
+        in a burst, every ``_yield_every`` frames, right before yielding, so
+        that the consumers it wakes run before the reader reads on.
+        """
         receive = ws.receive
-        decode = EVENT_DECODER.decode
-        routes = self._quote_routes
-        quote_event = QuoteEvent
+        pending = self._pending
+        park = pending.append
+        schedule = asyncio.get_running_loop().call_soon
+        flush = self._flush
         pause = asyncio.sleep
-        unyielded = 0
         every = self._yield_every
-        while True:
-            # receive() does not yield while aiohttp has frames buffered; yield now
-            # and then so that consumers can drain before their buffers fill.
-            unyielded += 1
-            if unyielded >= every:
-                unyielded = 0
-                await pause(0)
-                every = self._yield_every
-            msg = await receive()
-            if msg.type is not _TEXT:
-                if msg.type in _ENDED or msg.type is aiohttp.WSMsgType.ERROR:
-                    return
-                continue  # binary frames are not part of the protocol
-            data = msg.data
-            self.frames += 1
-            self.bytes += len(data)
+        try:
+            while True:
+                msg = await receive()
+                if msg.type is not _TEXT:
+                    if msg.type in _ENDED or msg.type is aiohttp.WSMsgType.ERROR:
+                        return
+                    continue  # binary frames are not part of the protocol
+                parked = len(pending)
+                if not parked:
+                    schedule(flush)
+                elif parked >= every:
+                    flush()
+                    await pause(0)
+                    every = self._yield_every
+                    schedule(flush)
+                park(msg.data)
+        finally:
+            flush()
+
+    def _flush(self) -> None:
+        """Decode and route the parked frames: quotes in runs, other events one by one."""
+        frames = self._pending
+        if not frames:
+            return
+        self.frames += len(frames)
+        self.bytes += sum(map(len, frames))
+        decode = EVENT_DECODER.decode
+        quote_event = QuoteEvent
+        route = self._route_quotes
+        run: list[Quote] = []
+        extend = run.append
+        run_account = run_symbol = ""
+        others = 0
+        for data in frames:
             try:
                 event = decode(data)
             except msgspec.DecodeError:
                 event = self._decode_slowly(data)
                 if event is None:
+                    others += 1
                     continue
             if type(event) is quote_event:
-                self.quote_frames += 1
-                by_symbol = routes.get(event.account_id)
-                if by_symbol is not None:
-                    quote = event.data
-                    buffers = by_symbol.get(quote.symbol)
-                    if buffers:
-                        for buffer in buffers:
-                            buffer.push(quote)
+                quote = event.data
+                if quote.symbol != run_symbol or event.account_id != run_account:
+                    if run:
+                        route(run_account, run_symbol, run)
+                        run = []
+                        extend = run.append
+                    run_account, run_symbol = event.account_id, quote.symbol
+                extend(quote)
             else:
+                others += 1
+                if run:
+                    route(run_account, run_symbol, run)
+                    run = []
+                    extend = run.append
                 self._dispatch(event)
+        if run:
+            route(run_account, run_symbol, run)
+        self.quote_frames += len(frames) - others
+        frames.clear()
+
+    def _route_quotes(self, account_id: str, symbol: str, quotes: list[Quote]) -> None:
+        by_symbol = self._quote_routes.get(account_id)
+        if by_symbol is not None:
+            for buffer in by_symbol.get(symbol, ()):
+                buffer.push_many(quotes)
 
     def _decode_slowly(self, data: str | bytes) -> Any:
         try:
@@ -621,14 +666,13 @@ class StreamConnection:
         fatal error, or ``TimeoutError``.
         """
         self._raise_if_fatal()
-        # Yield at least twice per smallest buffer, so a ready consumer never fills up.
-        self._yield_every = max(1, min(self._yield_every, buffer.capacity // 2))
         refs = self._quote_refs[account_id]
         new = [s for s in symbols if refs[s] == 0]
         by_symbol = self._quote_routes.setdefault(account_id, {})
         for symbol in symbols:
             refs[symbol] += 1
             by_symbol.setdefault(symbol, []).append(buffer)
+        self._resize_batches()
         if not new:
             return
         inflight = self._inflight_quotes[account_id]
@@ -663,6 +707,7 @@ class StreamConnection:
                 by_symbol.pop(symbol, None)
                 gone.append(symbol)
         self._retire(buffer)
+        self._resize_batches()
         if gone and send and self._ws is not None:
             await self._send(
                 self._ws,
@@ -726,6 +771,20 @@ class StreamConnection:
                     Unsubscribe(id=next(self._ids), channel=channel, account_id=account_id),
                 )
 
+    def _resize_batches(self) -> None:
+        # The reader yields at least twice per smallest quote buffer, so a
+        # consumer that is always ready never finds its buffer full.
+        smallest = min((b.capacity for b in self._quote_buffers()), default=2 * _YIELD_EVERY)
+        self._yield_every = max(1, min(_YIELD_EVERY, smallest // 2))
+
+    def _quote_buffers(self) -> list[QuoteBuffer]:
+        unique: dict[int, QuoteBuffer] = {}
+        for by_symbol in self._quote_routes.values():
+            for buffers in by_symbol.values():
+                for buffer in buffers:
+                    unique[id(buffer)] = buffer
+        return list(unique.values())
+
     def _retire(self, buffer: QuoteBuffer | EventBuffer) -> None:
         self._retired["conflated"] += getattr(buffer, "conflated", 0)
         self._retired["dropped"] += buffer.dropped
@@ -733,14 +792,7 @@ class StreamConnection:
     # ----------------------------------------------------------------- stats
 
     def _buffers(self) -> list[QuoteBuffer | EventBuffer]:
-        buffers: list[QuoteBuffer | EventBuffer] = []
-        seen: set[int] = set()
-        for by_symbol in self._quote_routes.values():
-            for quote_buffers in by_symbol.values():
-                for buffer in quote_buffers:
-                    if id(buffer) not in seen:
-                        seen.add(id(buffer))
-                        buffers.append(buffer)
+        buffers: list[QuoteBuffer | EventBuffer] = list(self._quote_buffers())
         for stream in self._accounts.values():
             buffers.extend(stream.consumers)
         return buffers

@@ -8,6 +8,7 @@ the last local consumer. Nothing runs in the background per subscription.
 from __future__ import annotations
 
 import abc
+from collections.abc import Awaitable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -88,15 +89,18 @@ class QuoteSubscription(_Subscription):
         self._buffer.close()
         await self._connection.remove_quotes(self.account_id, self.symbols, self._buffer)
 
-    def __aiter__(self) -> Self:
-        return self
+    def __aiter__(self) -> QuoteBuffer:
+        """Iterate the buffer itself: no wrapper runs per quote."""
+        self._check_open()
+        return self._buffer
 
-    async def __anext__(self) -> Quote:
+    def __anext__(self) -> Awaitable[Quote]:
         """The next quote. Raises ``ConsumerOverflowError`` (mode ``all``) or the
         stream's fatal error."""
+        # A plain method returning the buffer's coroutine: one frame less per quote.
         if self._state != "open" and not self._buffer.depth:
             self._check_open()
-        return await self._buffer.get()
+        return self._buffer.get()
 
     def batches(self) -> QuoteBatches:
         """Iterate lists of every quote waiting, for collectors: one wake-up per batch."""
@@ -119,8 +123,8 @@ class QuoteBatches:
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> list[Quote]:
-        return await self._buffer.get_batch()
+    def __anext__(self) -> Awaitable[list[Quote]]:
+        return self._buffer.get_batch()
 
 
 class EventSubscription(_Subscription):
