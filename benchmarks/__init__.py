@@ -1,0 +1,1 @@
+"""Benchmarks for fxsocket-async: ``python -m benchmarks`` (see benchmarks/README.md)."""
