@@ -378,7 +378,7 @@ ClientMessage: TypeAlias = Subscribe | Unsubscribe | Ping
 
 
 class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
-    pass
+    """Base of every server frame: a tagged union on ``type``."""
 
 
 class Subscribed(_Event, tag="subscribed", frozen=True, kw_only=True):

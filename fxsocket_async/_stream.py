@@ -83,10 +83,6 @@ _TEXT: Final = aiohttp.WSMsgType.TEXT
 _ENDED: Final = frozenset(
     {aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED}
 )
-_ACCOUNT_EVENT_TYPES: Final = frozenset(
-    {"order_opened", "order_modified", "order_filled", "order_closed", "order_cancelled",
-     "account", "account_status"}
-)  # fmt: skip
 _WS_OPTIONS: dict[str, Any] = (
     {"decode_text": False}
     if "decode_text" in inspect.signature(aiohttp.ClientSession.ws_connect).parameters
@@ -166,6 +162,7 @@ class StreamConnection:
         self._started = False
         self._fatal: FxSocketError | None = None
         self._acks: dict[int, Any] = {}  # request id -> asyncio future
+        self._replays: dict[int, tuple[str, str]] = {}  # replayed subscribe -> what
         # account -> symbol -> buffers; and the server-side refcounts
         self._quote_routes: dict[str, dict[str, list[QuoteBuffer]]] = {}
         self._quote_refs: dict[str, Counter[str]] = defaultdict(Counter)
@@ -451,6 +448,8 @@ class StreamConnection:
                 self._resolve(request_id, None)
             case ErrorEvent(id=request_id) if request_id in self._acks:
                 self._resolve(request_id, SubscriptionRefusedError(event.message, code=event.error))
+            case ErrorEvent(id=request_id) if request_id in self._replays:
+                self._replay_refused(request_id, event)
             case ErrorEvent():
                 log.warning("stream error from the server: %s %s", event.error, event.message)
             case UnknownEvent():
@@ -643,21 +642,47 @@ class StreamConnection:
     async def _replay(self) -> None:
         ws = self._ws
         assert ws is not None
+        self._replays.clear()
         for account_id, refs in self._quote_refs.items():
             inflight = self._inflight_quotes[account_id]
             symbols = sorted(s for s, n in refs.items() if n > 0 and not inflight[s])
             if symbols:
+                request_id = next(self._ids)
+                self._replays[request_id] = (account_id, "quotes")
                 await self._send(
-                    ws, Subscribe(id=next(self._ids), channel="quotes", account_id=account_id,
+                    ws, Subscribe(id=request_id, channel="quotes", account_id=account_id,
                                   symbols=symbols),
                 )  # fmt: skip
         for account_id in self._accounts:
             if self._inflight_events[account_id]:
                 continue
             for channel in ("orders", "account"):
+                request_id = next(self._ids)
+                self._replays[request_id] = (account_id, channel)
                 await self._send(
-                    ws, Subscribe(id=next(self._ids), channel=channel, account_id=account_id)
+                    ws, Subscribe(id=request_id, channel=channel, account_id=account_id)
                 )
+
+    def _replay_refused(self, request_id: int, event: ErrorEvent) -> None:
+        """A replayed subscription was refused: end its consumers, forget it."""
+        account_id, channel = self._replays.pop(request_id)
+        error = SubscriptionRefusedError(
+            f"after reconnecting, the server refused {channel} of {account_id}: {event.message}",
+            code=event.error,
+        )
+        log.warning("%s", error.message)
+        if channel == "quotes":
+            for buffers in self._quote_routes.pop(account_id, {}).values():
+                for buffer in buffers:
+                    buffer.fail(error)
+                    self._retire(buffer)
+            self._quote_refs.pop(account_id, None)
+            self._resize_batches()
+        else:
+            stream = self._accounts.pop(account_id, None)
+            for consumer in stream.consumers if stream is not None else ():
+                consumer.fail(error)
+                self._retire(consumer)
 
     async def add_quotes(self, account_id: str, symbols: list[str], buffer: QuoteBuffer) -> None:
         """Route ``symbols`` of ``account_id`` to ``buffer``; subscribe what is new.

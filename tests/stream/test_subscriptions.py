@@ -424,3 +424,40 @@ async def _until(condition: Callable[[], bool]) -> None:
             return
         await anyio.sleep(0.01)
     raise AssertionError("condition never held")
+
+
+async def test_a_subscription_refused_on_replay_ends_its_consumers(
+    sim: Simulator, fx: AsyncFxSocket, account: Account
+) -> None:
+    other = await link(fx, connected=True)
+    with anyio.fail_after(WAIT):
+        async with (
+            fx.quotes("EURUSD", account=account.id) as quotes,
+            fx.events(account=account.id) as events,
+            fx.quotes("EURUSD", account=other.id) as others,
+        ):
+            await fx.accounts.unlink(account.id)
+            sim.faults.drop_connections()  # the replay after reconnecting is refused
+            with pytest.raises(SubscriptionRefusedError) as refused:
+                await anext(quotes)
+            assert refused.value.code == "not_found"
+            with pytest.raises(SubscriptionRefusedError):
+                await _read_until_it_ends(events)  # a status event or gap may come first
+            # The other account's subscription was replayed and goes on.
+            await _until(lambda: (other.id, "quotes", ("EURUSD",)) in sim.subscriptions())
+            sim.set_price("EURUSD", 1.2468)
+            assert 1.2468 in [q.bid for q in await _read_some(others, until_bid=1.2468)]
+
+
+async def _read_until_it_ends(events: EventSubscription) -> None:
+    for _ in range(100):
+        await anext(events)
+
+
+async def _read_some(quotes: QuoteSubscription, until_bid: float) -> list[Quote]:
+    got: list[Quote] = []
+    for _ in range(100):
+        got.append(await anext(quotes))
+        if got[-1].bid == until_bid:
+            break
+    return got
