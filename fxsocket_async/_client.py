@@ -26,10 +26,6 @@ from ._protocol import (
     DEFAULT_BASE_URL,
     DEFAULT_WS_URL,
     AccountStatusData,
-    HistoryPage,
-    Trade,
-    history_path,
-    history_query,
 )
 from ._ratelimit import Pacers
 from ._recovery import Snapshot
@@ -265,27 +261,12 @@ class AsyncFxSocket:
                 return Snapshot(positions=[], pending=[], history=[], status=status)
             raise
         if seeding:
-            history = await self._newest_trades(trading)
+            history = await trading.newest_trades()
         else:
             history = [t async for t in trading.history(start=watermark, page_size=1000)]
         return Snapshot(
             positions=positions, pending=pending, history=history, summary=summary, status=status
         )
-
-    @staticmethod
-    async def _newest_trades(trading: AccountClient, count: int = 50) -> list[Trade]:
-        first: HistoryPage = await trading._call(
-            "GET", history_path(trading.account_id), HistoryPage, params=history_query(limit=1)
-        )
-        if first.total <= 1:
-            return first.trades
-        last: HistoryPage = await trading._call(
-            "GET",
-            history_path(trading.account_id),
-            HistoryPage,
-            params=history_query(offset=max(0, first.total - count), limit=count),
-        )
-        return last.trades
 
     def stats(self) -> dict[str, Any]:
         """Counters: REST requests, retries, watcher rounds, and ``stream`` (a ``StreamStats``)."""

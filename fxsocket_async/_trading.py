@@ -66,6 +66,22 @@ class _Resource:
         self._tasks = tasks
         self.account_id = account_id
 
+    async def _history_page(
+        self,
+        offset: int,
+        limit: int,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        symbol: str | None = None,
+        order_type: str | None = None,
+    ) -> HistoryPage:
+        """One page of ``GET .../history``."""
+        query = history_query(start, end, symbol, order_type, offset, limit)
+        page: HistoryPage = await self._call(
+            "GET", history_path(self.account_id), HistoryPage, params=query
+        )
+        return page
+
     async def _call(self, method: str, path: str, reply_type: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("idempotent", True)
         bucket = self.account_id
@@ -305,6 +321,17 @@ class AccountClient(_Resource):
         )
         return reply.candles
 
+    async def newest_trades(self, count: int = 50) -> list[Trade]:
+        """The ``count`` most recently closed trades, oldest first (two requests at most).
+
+        Raises ``FxSocketError`` subclasses as ``summary()`` does.
+        """
+        first = await self._history_page(0, 1)
+        if first.total <= 1:
+            return first.trades
+        last = await self._history_page(max(0, first.total - count), count)
+        return last.trades
+
     def history(
         self,
         *,
@@ -371,13 +398,9 @@ class HistoryIterator:
         return self._total
 
     async def _fetch(self, offset: int) -> HistoryPage:
-        query = history_query(
-            self._start, self._end, self._symbol, self._order_type, offset, self._page_size
+        return await self._resource._history_page(
+            offset, self._page_size, self._start, self._end, self._symbol, self._order_type
         )
-        page: HistoryPage = await self._resource._call(
-            "GET", history_path(self._resource.account_id), HistoryPage, params=query
-        )
-        return page
 
     async def __anext__(self) -> Trade:
         while self._position >= len(self._buffer):
