@@ -29,7 +29,7 @@ from datetime import datetime
 import msgspec
 from aiohttp import web
 
-from fxsocket_async._protocol import LinkAccountRequest
+from fxsocket_async._core.models import LinkAccountRequest
 from fxsocket_async.simulator import ApiKey, Simulator, SimulatorConfig
 
 API_KEY = "bench"

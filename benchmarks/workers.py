@@ -31,7 +31,8 @@ import msgspec
 
 from benchmarks.firehose import ACCOUNT, SYMBOLS, quote_payload
 from fxsocket_async import AsyncFxSocket, RateLimit, StreamPolicy, always_open
-from fxsocket_async._protocol import EVENT_DECODER, QuoteEvent, Subscribe, Subscribed
+from fxsocket_async._core.events import QuoteEvent, Subscribe, Subscribed
+from fxsocket_async._dialects.reference import EVENT_DECODER
 
 Result = dict[str, Any]
 BIG_BUFFER = 1 << 16  # suites 1-3 deliver every quote: no conflation allowed

@@ -14,8 +14,9 @@ import os
 import sys
 from collections.abc import AsyncIterator
 
-from fxsocket_async import REMOVE, AsyncFxSocket, OrderClosed, OrderModified, OrderOpened
+from fxsocket_async import REMOVE, AsyncFxSocket
 from fxsocket_async.simulator import DEMO_API_KEY, Simulator
+from fxsocket_async.types import OrderClosed, OrderModified, OrderOpened
 
 
 @contextlib.asynccontextmanager

@@ -1,11 +1,12 @@
 """fxsocket-async: an asyncio-native, streaming-first client for the FxSocket API.
 
-The public surface is what this module exports; every other module is private.
-The wire models come from ``_protocol`` and the exceptions from ``_exceptions``;
-the simulator lives in ``fxsocket_async.simulator``.
+This module exports what users call, configure and catch; the models they
+receive live in ``fxsocket_async.types``, and the simulator in
+``fxsocket_async.simulator``. Every other module is private. Public classes
+report this module as theirs, so tracebacks name what users import.
 """
 
-from ._accounts import Accounts, StatusFeed
+from . import types
 from ._client import AsyncFxSocket
 from ._config import (
     RateLimit,
@@ -16,6 +17,7 @@ from ._config import (
     always_open,
     forex_hours,
 )
+from ._core.validation import REMOVE, Remove
 from ._exceptions import (
     AccountError,
     AccountRequiredError,
@@ -42,145 +44,69 @@ from ._exceptions import (
     TimeoutError,
     TransportError,
     UnexpectedStatusError,
+    UsageError,
     ValidationError,
 )
-from ._fanout import StreamGap, SubscriptionStats
-from ._protocol import (
-    Account,
-    AccountEvent,
-    AccountStatusChanged,
-    AccountStatusData,
-    AccountSummary,
-    AccountUpdate,
-    AccountUpdateData,
-    Candle,
-    CandlesReply,
-    CloseOrderReply,
-    CreateOrderRequest,
-    ErrorBody,
-    ErrorEvent,
-    HistoryPage,
-    LinkAccountRequest,
-    ModifyOrderReply,
-    ModifyOrderRequest,
-    OrderCancelled,
-    OrderCancelledData,
-    OrderClosed,
-    OrderClosedData,
-    OrderFilled,
-    OrderFilledData,
-    OrderModified,
-    OrderModifiedData,
-    OrderOpened,
-    OrderOpenedData,
-    OrderReply,
-    OrderType,
-    Pong,
-    Position,
-    Quote,
-    QuoteEvent,
-    ServerEvent,
-    StreamEvent,
-    Subscribed,
-    Timeframe,
-    Trade,
-    UnknownEvent,
-    Unsubscribed,
-)
-from ._stream import StreamStats
-from ._subscriptions import EventSubscription, QuoteBatches, QuoteSubscription
-from ._trading import AccountClient, HistoryIterator, Orders
-from ._validation import REMOVE, Remove
+from ._rest.accounts import Accounts
+from ._rest.history import HistoryIterator
+from ._rest.trading import AccountClient, Orders
+from ._rest.watcher import StatusFeed
+from ._stream.subscriptions import EventSubscription, QuoteBatches, QuoteSubscription
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "REMOVE",
     "APIError",
-    "Account",
     "AccountClient",
     "AccountError",
-    "AccountEvent",
     "AccountRequiredError",
-    "AccountStatusChanged",
-    "AccountStatusData",
-    "AccountSummary",
-    "AccountUpdate",
-    "AccountUpdateData",
     "Accounts",
     "AlreadyLinkedError",
     "AsyncFxSocket",
     "AuthenticationError",
     "BadRequestError",
     "BrokerRejectedError",
-    "Candle",
-    "CandlesReply",
-    "CloseOrderReply",
     "ConfigurationError",
     "ConflictError",
     "ConnectionFailedError",
     "ConsumerOverflowError",
-    "CreateOrderRequest",
-    "ErrorBody",
-    "ErrorEvent",
     "EventSubscription",
     "FxSocketError",
     "HistoryIterator",
-    "HistoryPage",
     "IdempotencyConflictError",
-    "LinkAccountRequest",
-    "ModifyOrderReply",
-    "ModifyOrderRequest",
     "NotFoundError",
-    "OrderCancelled",
-    "OrderCancelledData",
-    "OrderClosed",
-    "OrderClosedData",
-    "OrderFilled",
-    "OrderFilledData",
-    "OrderModified",
-    "OrderModifiedData",
-    "OrderOpened",
-    "OrderOpenedData",
-    "OrderReply",
-    "OrderType",
     "Orders",
     "PermissionDeniedError",
     "PlanLimitError",
-    "Pong",
-    "Position",
     "ProtocolError",
-    "Quote",
     "QuoteBatches",
-    "QuoteEvent",
     "QuoteSubscription",
     "RateLimit",
     "RateLimitedError",
     "Remove",
     "RetryPolicy",
     "ServerError",
-    "ServerEvent",
     "SessionClosedError",
     "StatusFeed",
-    "StreamEvent",
-    "StreamGap",
     "StreamPolicy",
-    "StreamStats",
-    "Subscribed",
     "SubscriptionRefusedError",
-    "SubscriptionStats",
     "TerminalNotReadyError",
-    "Timeframe",
     "TimeoutError",
     "Timeouts",
-    "Trade",
     "TransportError",
     "UnexpectedStatusError",
-    "UnknownEvent",
-    "Unsubscribed",
+    "UsageError",
     "ValidationError",
     "WatcherPolicy",
     "__version__",
     "always_open",
     "forex_hours",
+    "types",
 ]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) or (callable(_obj) and hasattr(_obj, "__module__")):
+        _obj.__module__ = __name__
+del _name, _obj

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import ssl
-from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -13,26 +12,27 @@ import aiohttp
 import anyio
 from anyio.abc import TaskGroup
 
-from ._accounts import Accounts, AccountWatcher
+from ._clock import Clock, SystemClock
 from ._config import RateLimit, RetryPolicy, StreamPolicy, Timeouts, WatcherPolicy
-from ._exceptions import (
-    ConfigurationError,
-    SessionClosedError,
-    TerminalNotReadyError,
-    ValidationError,
-)
-from ._fanout import EventBuffer, QuoteBuffer, QuoteMode
-from ._protocol import (
+from ._core.models import Account
+from ._dialects.reference import (
     DEFAULT_BASE_URL,
     DEFAULT_WS_URL,
-    AccountStatusData,
+    ReferenceManagement,
+    ReferenceRest,
 )
-from ._ratelimit import Pacers
-from ._recovery import Snapshot
-from ._stream import StreamConnection
-from ._subscriptions import EventSubscription, QuoteSubscription
-from ._trading import AccountClient
-from ._transport import HttpTransport
+from ._exceptions import ConfigurationError, SessionClosedError, ValidationError
+from ._rest.accounts import Accounts
+from ._rest.client import RestClient
+from ._rest.pacing import Pacers
+from ._rest.resource import AccountContext
+from ._rest.snapshots import SnapshotReader
+from ._rest.trading import AccountClient
+from ._rest.transport import AiohttpTransport
+from ._rest.watcher import MANAGEMENT_BUCKET, AccountWatcher
+from ._stream.connection import StreamConnection
+from ._stream.fanout import EventBuffer, QuoteBuffer, QuoteMode
+from ._stream.subscriptions import EventSubscription, QuoteSubscription
 
 __all__ = ["AsyncFxSocket"]
 
@@ -68,6 +68,7 @@ class AsyncFxSocket:
         watcher: WatcherPolicy = WatcherPolicy(),
         stream: StreamPolicy = StreamPolicy(),
         ssl_context: ssl.SSLContext | None = None,
+        clock: Clock | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
         if not key:
@@ -83,10 +84,14 @@ class AsyncFxSocket:
         self.watcher_policy = watcher
         self.stream_policy = stream
         self._ssl_context = ssl_context
+        self._clock: Clock = clock or SystemClock()
         self._stack: contextlib.AsyncExitStack | None = None
         self._http: aiohttp.ClientSession | None = None
         self._tasks: TaskGroup | None = None
-        self._transport: HttpTransport | None = None
+        self._rest: RestClient | None = None
+        self._management = ReferenceManagement(self.base_url, key)
+        self._bare_bucket: str | None = None
+        self._bare_lock = anyio.Lock()
         self._accounts: Accounts | None = None
         self._watcher: AccountWatcher | None = None
         self._stream: StreamConnection | None = None
@@ -111,26 +116,34 @@ class AsyncFxSocket:
             # Exit runs last-in first-out: cancel the background tasks, then
             # wait for them (leaving the task group), then close HTTP.
             stack.callback(tasks.cancel_scope.cancel)
-            transport = HttpTransport(
-                http,
-                base_url=self.base_url,
-                api_key=self._api_key,
-                timeouts=self.timeouts,
+            clock = self._clock
+            rest = RestClient(
+                AiohttpTransport(http, timeouts=self.timeouts, clock=clock),
                 retry=self.retry,
                 pacers=Pacers(
-                    self.rate_limit.per_account, self.rate_limit.management, self.rate_limit.burst
+                    self.rate_limit.per_account,
+                    self.rate_limit.management,
+                    self.rate_limit.burst,
+                    clock,
                 ),
+                clock=clock,
             )
-            watcher = AccountWatcher(transport, self.watcher_policy)
+            watcher = AccountWatcher(rest, self._management, self.watcher_policy, clock)
             stack.callback(watcher.close)
             tasks.start_soon(watcher.run)
+            accounts = Accounts(rest, self._management, watcher)
+            snapshots = SnapshotReader(accounts, self.account)
             stream = StreamConnection(
                 http,
                 url=self.ws_url,
                 api_key=self._api_key,
                 policy=self.stream_policy,
                 tasks=tasks,
-                fetch_snapshot=self._snapshot,
+                fetch_snapshot=lambda account_id, watermark, seeding: (
+                    snapshots.seed(account_id)
+                    if seeding
+                    else snapshots.recover(account_id, watermark)
+                ),
             )
             stack.callback(stream.close)
             watcher.add_listener(stream.on_status_change)
@@ -138,8 +151,8 @@ class AsyncFxSocket:
             await stack.aclose()
             raise
         self._stack, self._http, self._tasks = stack, http, tasks
-        self._transport, self._watcher, self._stream = transport, watcher, stream
-        self._accounts = Accounts(transport, watcher)
+        self._rest, self._watcher, self._stream = rest, watcher, stream
+        self._accounts = accounts
         return self
 
     async def __aexit__(
@@ -154,7 +167,8 @@ class AsyncFxSocket:
         """End the session: background tasks, feeds and connections."""
         stack, self._stack = self._stack, None
         self._accounts = None
-        self._transport = self._stream = None
+        self._rest = None
+        self._stream = None
         if stack is not None:
             await stack.aclose()
 
@@ -176,11 +190,34 @@ class AsyncFxSocket:
         act on the key's only linked account (``AccountRequiredError`` when
         it has several).
         """
-        if self._transport is None or self._tasks is None:
+        if self._rest is None or self._tasks is None:
             raise SessionClosedError(
                 "the session is not open: use it inside 'async with AsyncFxSocket(...) as fx'"
             )
-        return AccountClient(self._transport, self._tasks, account_id)
+        context = AccountContext(
+            rest=self._rest,
+            dialect=ReferenceRest(self.base_url, self._api_key, account_id),
+            tasks=self._tasks,
+            account_id=account_id,
+            bare_bucket=self._find_bare_bucket,
+            clock=self._clock,
+        )
+        return AccountClient(context)
+
+    async def _find_bare_bucket(self) -> str:
+        # The bare routes act on the key's only account; one listing finds it.
+        if self._bare_bucket is None:
+            async with self._bare_lock:
+                if self._bare_bucket is None:
+                    assert self._rest is not None
+                    accounts: list[Account] = await self._rest.run(
+                        self._management.list_accounts(),
+                        kind="management",
+                        bucket=MANAGEMENT_BUCKET,
+                    )
+                    only = accounts[0].id if len(accounts) == 1 else "(default account)"
+                    self._bare_bucket = only
+        return self._bare_bucket
 
     # ------------------------------------------------------------ streaming
 
@@ -219,7 +256,6 @@ class AsyncFxSocket:
         if not symbols or not all(isinstance(s, str) and s for s in symbols):
             raise ValidationError(
                 "name at least one symbol: fx.quotes('EURUSD', account=...)",
-                status=None,
                 code="invalid_symbol",
             )
         capacity = buffer or self.stream_policy.quote_buffer
@@ -243,37 +279,12 @@ class AsyncFxSocket:
             self._open_stream(), account, EventBuffer(capacity, include_unknown)
         )
 
-    async def _snapshot(
-        self, account_id: str, watermark: datetime | None, seeding: bool
-    ) -> Snapshot:
-        # The REST view an events stream starts from (seeding) or recovers against.
-        trading = self.account(account_id)
-        account = await self.accounts.get(account_id)
-        status = AccountStatusData(status=account.status, error=account.error)
-        if seeding and account.status != "connected":
-            return Snapshot(positions=[], pending=[], history=[], status=status)
-        try:
-            positions = await trading.positions()
-            pending = await trading.orders.pending()
-            summary = None if seeding else await trading.summary()
-        except TerminalNotReadyError:
-            if seeding:
-                return Snapshot(positions=[], pending=[], history=[], status=status)
-            raise
-        if seeding:
-            history = await trading.newest_trades()
-        else:
-            history = [t async for t in trading.history(start=watermark, page_size=1000)]
-        return Snapshot(
-            positions=positions, pending=pending, history=history, summary=summary, status=status
-        )
-
     def stats(self) -> dict[str, Any]:
         """Counters: REST requests, retries, watcher rounds, and ``stream`` (a ``StreamStats``)."""
-        transport, watcher, stream = self._transport, self._watcher, self._stream
+        rest, watcher, stream = self._rest, self._watcher, self._stream
         return {
-            "requests": transport.requests if transport else 0,
-            "retries": transport.retries if transport else 0,
+            "requests": rest.requests if rest else 0,
+            "retries": rest.retries if rest else 0,
             "watcher_rounds": watcher.rounds if watcher else 0,
             "stream": stream.stats() if stream else None,
         }

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ._backoff import Backoff
+
 __all__ = [
     "RateLimit",
     "RetryPolicy",
@@ -61,6 +63,13 @@ class RetryPolicy:
             max_elapsed=self.max_elapsed,
             retry_after_cap=self.retry_after_cap,
         )
+        if self.initial_delay > self.max_delay:
+            raise ValueError("RetryPolicy needs initial_delay <= max_delay")
+
+    @property
+    def backoff(self) -> Backoff:
+        """The delays between attempts: doubling, up to a quarter less at random."""
+        return Backoff(self.initial_delay, self.max_delay, factor=2.0, jitter=0.25)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +114,11 @@ class WatcherPolicy:
         )
         if self.factor < 1 or self.initial_interval > self.max_interval:
             raise ValueError("WatcherPolicy needs factor >= 1 and initial_interval <= max_interval")
+
+    @property
+    def backoff(self) -> Backoff:
+        """The intervals between polling rounds: growing by ``factor``, up to a fifth less."""
+        return Backoff(self.initial_interval, self.max_interval, factor=self.factor, jitter=0.2)
 
 
 def forex_hours(now: datetime) -> bool:
@@ -169,3 +183,18 @@ class StreamPolicy:
             raise ValueError("StreamPolicy.max_reconnects must be at least 1, or None (forever)")
         if self.quote_buffer < 1 or self.event_buffer < 1:
             raise ValueError("StreamPolicy buffers must hold at least 1 item")
+        if self.reconnect_initial > self.reconnect_max:
+            raise ValueError("StreamPolicy needs reconnect_initial <= reconnect_max")
+
+    @property
+    def reconnect_backoff(self) -> Backoff:
+        """The delays between reconnects (and recovery retries): doubling, full jitter."""
+        return Backoff(self.reconnect_initial, self.reconnect_max, factor=2.0, jitter=1.0)
+
+    @property
+    def liveness_tick(self) -> float:
+        """How often the liveness deadlines are checked: a fifth of the shortest, at most 1 s."""
+        deadlines = [self.ping_interval, self.dead_after]
+        if self.quote_silence is not None:
+            deadlines.append(self.quote_silence)
+        return min(1.0, min(deadlines) / 5)

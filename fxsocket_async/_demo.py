@@ -16,9 +16,9 @@ from typing import TextIO
 import anyio
 
 from ._client import API_KEY_ENV, AsyncFxSocket
-from ._fanout import StreamGap
-from ._protocol import Account, OrderClosed, OrderModified, OrderOpened
-from ._subscriptions import EventSubscription
+from ._core.events import OrderClosed, OrderModified, OrderOpened, StreamGap
+from ._core.models import Account
+from ._stream.subscriptions import EventSubscription
 from .simulator import DEMO_API_KEY, Simulator, SimulatorConfig
 
 __all__ = ["run_demo"]

@@ -1,12 +1,11 @@
 """The one exception tree of fxsocket-async.
 
-Every failure a user can meet is one of these; aiohttp and msgspec exceptions
-are mapped at the transport seam and never escape::
+Every failure a user can meet is one of these; aiohttp, msgspec and anyio
+exceptions are mapped where they arise and never escape::
 
-    FxSocketError                      status, code, message
-    ├── APIError                       the server answered with an error body
-    │   ├── BadRequestError            400
-    │   │   ├── ValidationError        400 the request was refused as invalid
+    FxSocketError                      code, message
+    ├── APIError                       the server answered with an error: status (int)
+    │   ├── BadRequestError            400 (codes such as invalid_volume)
     │   │   ├── BrokerRejectedError    400 broker_rejected
     │   │   └── AccountRequiredError   400 account_required (bare route, many accounts)
     │   ├── AuthenticationError        401 missing or unknown key
@@ -28,11 +27,15 @@ are mapped at the transport seam and never escape::
     ├── ConsumerOverflowError          a consumer fell too far behind a lossless feed
     ├── SubscriptionRefusedError       the stream refused a subscribe (server's code)
     ├── ConfigurationError             the session cannot start as configured (no key...)
-    └── SessionClosedError             the session is not open (outside ``async with``)
+    └── UsageError                     misuse, refused before anything was sent
+        ├── ValidationError            a bad argument (also a builtin ValueError)
+        └── SessionClosedError         the session is not open (outside ``async with``)
 
-``ValidationError`` is also raised *before* anything is sent when the input is
-refused locally; its ``status`` is then ``None`` and its ``code`` says which
-check failed.
+Misuse is kept apart from the server's answers, as httpx keeps it apart: an
+``APIError`` always carries the HTTP ``status`` the server sent, and a
+``UsageError`` means nothing reached the server. ``status`` is ``None`` on
+every error that is not an ``APIError`` (a ``ProtocolError`` may carry the
+status of the reply it could not read).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ __all__ = [
     "TimeoutError",
     "TransportError",
     "UnexpectedStatusError",
+    "UsageError",
     "ValidationError",
     "error_from_response",
 ]
@@ -74,10 +78,12 @@ __all__ = [
 class FxSocketError(Exception):
     """Base of every error this library raises.
 
-    ``status`` is the HTTP status when a server answered (else ``None``),
-    ``code`` the server's ``error`` code (or ours, for local failures) and
-    ``message`` the human-readable text.
+    ``code`` is the server's ``error`` code (or ours, for local failures),
+    ``message`` the human-readable text, and ``status`` the HTTP status when
+    a server answered (``None`` otherwise; always an int on ``APIError``).
     """
+
+    status: int | None
 
     def __init__(self, message: str, *, status: int | None = None, code: str = "") -> None:
         super().__init__(message)
@@ -105,21 +111,16 @@ class FxSocketError(Exception):
 
 
 class APIError(FxSocketError):
-    """The server answered with an error status and body."""
+    """The server answered with an error status and body; ``status`` is that status."""
+
+    status: int
 
     def __init__(self, message: str, *, status: int, code: str = "") -> None:
         super().__init__(message, status=status, code=code)
 
 
 class BadRequestError(APIError):
-    """400: the server refused the request."""
-
-
-class ValidationError(BadRequestError):
-    """The request is invalid: refused locally before sending, or by the server (400)."""
-
-    def __init__(self, message: str, *, status: int | None = 400, code: str = "invalid_request"):
-        FxSocketError.__init__(self, message, status=status, code=code)
+    """400: the server refused the request as invalid; ``code`` says which check."""
 
 
 class BrokerRejectedError(BadRequestError):
@@ -251,11 +252,25 @@ class ConfigurationError(FxSocketError):
         super().__init__(message, status=None, code=code)
 
 
-class SessionClosedError(FxSocketError):
+class UsageError(FxSocketError):
+    """The library was used in a way it refuses: nothing was sent to the server."""
+
+    def __init__(self, message: str, *, code: str = "usage_error") -> None:
+        super().__init__(message, status=None, code=code)
+
+
+class ValidationError(UsageError, ValueError):
+    """An argument was refused before anything was sent; the message says what to pass."""
+
+    def __init__(self, message: str, *, code: str = "invalid_argument") -> None:
+        super().__init__(message, code=code)
+
+
+class SessionClosedError(UsageError):
     """The session is not open: use it inside ``async with AsyncFxSocket() as fx``."""
 
     def __init__(self, message: str, *, code: str = "session_closed") -> None:
-        super().__init__(message, status=None, code=code)
+        super().__init__(message, code=code)
 
 
 _BY_STATUS_AND_CODE: dict[tuple[int, str], type[APIError]] = {
@@ -267,7 +282,7 @@ _BY_STATUS_AND_CODE: dict[tuple[int, str], type[APIError]] = {
 }
 
 _BY_STATUS: dict[int, type[APIError]] = {
-    400: ValidationError,
+    400: BadRequestError,
     401: AuthenticationError,
     402: PlanLimitError,
     403: PermissionDeniedError,

@@ -11,13 +11,13 @@ import pytest
 
 import fxsocket_async as fx
 from fxsocket_async import _exceptions
-from fxsocket_async._protocol import decode_error
+from fxsocket_async._dialects.reference import decode_error
 
 # (status, code, exact class) for every pair the contract names, plus the
 # fallbacks: another code keeps its status's class.
 CONTRACT_CASES: list[tuple[int, str, type[fx.APIError]]] = [
-    (400, "invalid_volume", fx.ValidationError),
-    (400, "invalid_request", fx.ValidationError),
+    (400, "invalid_volume", fx.BadRequestError),
+    (400, "invalid_request", fx.BadRequestError),
     (400, "broker_rejected", fx.BrokerRejectedError),
     (400, "account_required", fx.AccountRequiredError),
     (401, "unauthorized", fx.AuthenticationError),
@@ -62,7 +62,7 @@ def test_decode_error_maps_a_contract_body(status: int, code: str, cls: type[fx.
 @pytest.mark.parametrize(
     ("status", "cls"),
     [
-        (400, fx.ValidationError),
+        (400, fx.BadRequestError),
         (401, fx.AuthenticationError),
         (402, fx.PlanLimitError),
         (403, fx.PermissionDeniedError),
@@ -85,7 +85,7 @@ def test_an_unknown_code_keeps_its_status_class(status: int, cls: type[fx.APIErr
     [
         (500, "broker_rejected", fx.ServerError),
         (409, "account_required", fx.ConflictError),
-        (400, "terminal_not_ready", fx.ValidationError),
+        (400, "terminal_not_ready", fx.BadRequestError),
         (503, "already_linked", fx.ServerError),
     ],
 )
@@ -135,7 +135,7 @@ def test_a_non_json_error_body_gives_the_status_class() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "cls"),
     [
-        (400, b"Bad Request", fx.ValidationError),
+        (400, b"Bad Request", fx.BadRequestError),
         (401, b"Unauthorized\n", fx.AuthenticationError),
         (404, b'{"detail":"Not Found"}', fx.NotFoundError),
         (409, b'["conflict"]', fx.ConflictError),
@@ -178,7 +178,7 @@ def test_an_error_body_with_extra_fields_decodes() -> None:
     exc = decode_error(
         400, b'{"error":"invalid_volume","message":"too small","field":"volume","min":0.01}'
     )
-    assert type(exc) is fx.ValidationError
+    assert type(exc) is fx.BadRequestError
     assert exc.code == "invalid_volume"
     assert exc.message == "too small"
 
@@ -200,9 +200,11 @@ def test_str_shows_status_code_and_message() -> None:
         (fx.FxSocketError("plain"), None, "", "plain"),
         (fx.FxSocketError("m", status=500, code="x"), 500, "x", "[500 x] m"),
         (fx.APIError("m", status=404), 404, "", "[404] m"),
-        (fx.ValidationError("bad"), 400, "invalid_request", "[400 invalid_request] bad"),
+        (fx.ValidationError("bad"), None, "invalid_argument", "[invalid_argument] bad"),
+        (fx.BadRequestError("bad", status=400, code="x"), 400, "x", "[400 x] bad"),
+        (fx.SessionClosedError("shut"), None, "session_closed", "[session_closed] shut"),
         (
-            fx.ValidationError("too long", status=None, code="invalid_idempotency_key"),
+            fx.ValidationError("too long", code="invalid_idempotency_key"),
             None,
             "invalid_idempotency_key",
             "[invalid_idempotency_key] too long",
@@ -270,7 +272,10 @@ def test_every_class_derives_from_fxsocket_error() -> None:
     [
         (fx.APIError, fx.FxSocketError),
         (fx.BadRequestError, fx.APIError),
-        (fx.ValidationError, fx.BadRequestError),
+        (fx.UsageError, fx.FxSocketError),
+        (fx.ValidationError, fx.UsageError),
+        (fx.ValidationError, ValueError),
+        (fx.SessionClosedError, fx.UsageError),
         (fx.BrokerRejectedError, fx.BadRequestError),
         (fx.AccountRequiredError, fx.BadRequestError),
         (fx.AuthenticationError, fx.APIError),
@@ -299,11 +304,21 @@ def test_transport_and_protocol_errors_are_not_api_errors() -> None:
         assert not issubclass(cls, fx.APIError)
 
 
+def test_misuse_is_kept_apart_from_the_servers_answers() -> None:
+    # A local refusal is never an APIError, so APIError.status is always the server's int.
+    for cls in (fx.UsageError, fx.ValidationError, fx.SessionClosedError):
+        assert not issubclass(cls, fx.APIError)
+    assert not issubclass(fx.BadRequestError, fx.UsageError)
+    with pytest.raises(TypeError):
+        fx.ValidationError("m", status=400)  # type: ignore[call-arg]
+
+
 @pytest.mark.parametrize(
     "exc",
     [
         fx.FxSocketError("m", status=1, code="c"),
-        fx.ValidationError("m", status=None, code="invalid_idempotency_key"),
+        fx.ValidationError("m", code="invalid_idempotency_key"),
+        fx.SessionClosedError("m"),
         fx.RateLimitedError("m", retry_after=2.0),
         fx.TransportError("m"),
         fx.ConnectionFailedError("m"),

@@ -17,8 +17,9 @@ from typing import Any
 import anyio
 import pytest
 
-from fxsocket_async import ConsumerOverflowError, FxSocketError, Quote, SubscriptionStats
-from fxsocket_async._fanout import EventBuffer, QuoteBuffer
+from fxsocket_async import ConsumerOverflowError, FxSocketError
+from fxsocket_async._stream.fanout import EventBuffer, QuoteBuffer
+from fxsocket_async.types import Quote, SubscriptionStats
 
 pytestmark = pytest.mark.anyio
 

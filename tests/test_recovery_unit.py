@@ -15,7 +15,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from fxsocket_async import (
+from fxsocket_async._core.recovery import OrderBook, Snapshot, reconcile
+from fxsocket_async.types import (
     AccountStatusChanged,
     AccountStatusData,
     AccountSummary,
@@ -35,7 +36,6 @@ from fxsocket_async import (
     Position,
     Trade,
 )
-from fxsocket_async._recovery import OrderBook, Snapshot, reconcile
 
 ACC = "acc_1"
 T0 = datetime(2026, 4, 2, 14, 0, 0)

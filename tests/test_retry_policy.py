@@ -34,8 +34,8 @@ from fxsocket_async import (
     ValidationError,
     WatcherPolicy,
 )
-from fxsocket_async._ratelimit import Pacer
-from fxsocket_async._retry import backoff_delays, is_retryable, retry_delay
+from fxsocket_async._core.retry import is_retryable, retry_delay
+from fxsocket_async._rest.pacing import Pacer
 
 # ----------------------------------------------------------------- is_retryable
 
@@ -55,7 +55,7 @@ RETRY_TABLE = [
     (TerminalNotReadyError("not ready", status=503, code="terminal_not_ready"), False, False),
     # Refusals: sending the same request again gives the same answer.
     (ValidationError("bad volume", code="invalid_volume"), False, False),
-    (ValidationError("refused locally", status=None, code="invalid_symbol"), False, False),
+    (ValidationError("refused locally", code="invalid_symbol"), False, False),
     (BadRequestError("bad", status=400, code="x"), False, False),
     (BrokerRejectedError("rejected", status=400, code="broker_rejected"), False, False),
     (AccountRequiredError("many", status=400, code="account_required"), False, False),

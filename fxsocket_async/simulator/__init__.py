@@ -6,7 +6,7 @@ market, simulated accounts and trading, and fault injection. From a shell:
 ``python -m fxsocket_async.simulator --port 0``. See docs/simulator.md.
 """
 
-from .._protocol import AccountEvent
+from .._core.events import AccountEvent
 from ._config import DEMO_API_KEY, ApiKey, Scope, SimulatorConfig
 from ._faults import Faults, InjectedFailure
 from ._market import DEFAULT_SYMBOLS, SymbolSpec

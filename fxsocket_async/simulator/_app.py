@@ -19,7 +19,8 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from .._protocol import (
+from .._core.codec import encode
+from .._core.models import (
     CANDLES_DEFAULT_LIMIT,
     CANDLES_MAX_LIMIT,
     HISTORY_DEFAULT_LIMIT,
@@ -30,7 +31,6 @@ from .._protocol import (
     CreateOrderRequest,
     ErrorBody,
     LinkAccountRequest,
-    encode,
 )
 from ._config import ApiKey
 from ._engine import Engine, SimError, _Account

@@ -20,22 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from .._protocol import (
-    HISTORY_MAX_LIMIT,
-    MARKET_ORDER_TYPES,
-    ORDER_TYPES,
-    Account,
+from .._core.codec import encode
+from .._core.events import (
     AccountEvent,
     AccountStatusChanged,
     AccountStatusData,
-    AccountSummary,
     AccountUpdate,
     AccountUpdateData,
-    CloseOrderReply,
-    CreateOrderRequest,
-    HistoryPage,
-    LinkAccountRequest,
-    ModifyOrderReply,
     OrderCancelled,
     OrderCancelledData,
     OrderClosed,
@@ -46,11 +37,22 @@ from .._protocol import (
     OrderModifiedData,
     OrderOpened,
     OrderOpenedData,
+)
+from .._core.models import (
+    HISTORY_MAX_LIMIT,
+    MARKET_ORDER_TYPES,
+    ORDER_TYPES,
+    Account,
+    AccountSummary,
+    CloseOrderReply,
+    CreateOrderRequest,
+    HistoryPage,
+    LinkAccountRequest,
+    ModifyOrderReply,
     OrderReply,
     Position,
     Quote,
     Trade,
-    encode,
 )
 from ._config import SimulatorConfig
 from ._market import Market, SymbolSpec

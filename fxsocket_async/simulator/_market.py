@@ -67,7 +67,7 @@ from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Final
 
-from .._protocol import TIMEFRAMES, Candle, Quote
+from .._core.models import TIMEFRAMES, Candle, Quote
 
 __all__ = [
     "DEFAULT_SYMBOLS",

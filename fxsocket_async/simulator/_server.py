@@ -14,7 +14,8 @@ from typing import Self
 import anyio
 from aiohttp import web
 
-from .._protocol import Account, AccountEvent, Quote
+from .._core.events import AccountEvent
+from .._core.models import Account, Quote
 from ._app import Stats, build_app
 from ._config import SimulatorConfig
 from ._engine import Cancel, Engine
@@ -32,7 +33,9 @@ class Simulator:
     """A local FxSocket server. Use ``async with Simulator(config) as sim:``.
 
     ``sim.base_url`` and ``sim.ws_url`` point at it; the other methods steer it
-    (docs/simulator.md lists them). ``port=0`` picks a free port.
+    (docs/simulator.md lists them). ``port=0`` picks a free port. ``monotonic``
+    is the clock of its rate limit and account-update throttle (a test can
+    share a fake clock with the client's pacing).
     """
 
     def __init__(
@@ -42,6 +45,7 @@ class Simulator:
         host: str = "127.0.0.1",
         port: int = 0,
         access_log: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config or SimulatorConfig()
         self._host = host
@@ -52,7 +56,7 @@ class Simulator:
             self.config,
             self.market,
             now=self._broker_now,
-            monotonic=time.monotonic,
+            monotonic=monotonic,
             schedule=self._schedule,
             publish=self._publish,
         )
@@ -60,7 +64,7 @@ class Simulator:
         self.faults = Faults(self._hub)
         self.stats = Stats()
         limiter = (
-            RateLimiter(self.config.rate_limit, time.monotonic) if self.config.rate_limit else None
+            RateLimiter(self.config.rate_limit, monotonic) if self.config.rate_limit else None
         )
         self._app = build_app(
             self.engine,

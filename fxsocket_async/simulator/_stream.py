@@ -19,23 +19,21 @@ from typing import Any
 import msgspec
 from aiohttp import WSMsgType, web
 
-from .._exceptions import ProtocolError
-from .._protocol import (
-    CHANNELS,
+from .._core.codec import encode
+from .._core.events import (
     ErrorEvent,
     Ping,
     Pong,
-    Quote,
     QuoteEvent,
     Subscribe,
     Subscribed,
     Unsubscribe,
     Unsubscribed,
-    decode_client_message,
-    encode,
 )
+from .._core.models import CHANNELS, Quote
 from ._config import ApiKey
 from ._engine import Engine
+from ._protocol import MessageError, decode_client_message
 
 __all__ = ["Connection", "StreamHub"]
 
@@ -194,9 +192,9 @@ class StreamHub:
     def _handle(self, conn: Connection, text: str) -> None:
         try:
             message = decode_client_message(text)
-        except ProtocolError as exc:
+        except MessageError as exc:
             self._reply(
-                conn, ErrorEvent(error="invalid_message", message=exc.message, id=_request_id(text))
+                conn, ErrorEvent(error="invalid_message", message=str(exc), id=_request_id(text))
             )
             return
         match message:

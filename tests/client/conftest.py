@@ -15,8 +15,9 @@ from typing import Any
 import anyio
 import pytest
 
-from fxsocket_async import Account, AsyncFxSocket, RetryPolicy, WatcherPolicy
+from fxsocket_async import AsyncFxSocket, RetryPolicy, WatcherPolicy
 from fxsocket_async.simulator import ApiKey, Simulator, SimulatorConfig
+from fxsocket_async.types import Account
 
 FULL_KEY = "full-key"
 TRADE_KEY = "trade-key"

@@ -20,11 +20,11 @@ from aiohttp import web
 
 import fxsocket_async
 from fxsocket_async import (
-    Account,
     AccountClient,
     AlreadyLinkedError,
     AsyncFxSocket,
     AuthenticationError,
+    BadRequestError,
     BrokerRejectedError,
     ConnectionFailedError,
     FxSocketError,
@@ -39,9 +39,9 @@ from fxsocket_async import (
     TerminalNotReadyError,
     Timeouts,
     UnexpectedStatusError,
-    ValidationError,
 )
 from fxsocket_async.simulator import Simulator
+from fxsocket_async.types import Account
 
 from .conftest import READ_KEY, TRADE_KEY, WAIT, link, make_client, next_login
 
@@ -94,7 +94,7 @@ async def test_400_server_validation_error(
 ) -> None:
     ask = sim.price("EURUSD").ask
     wrong_side = round(ask + 20 * PIP, 5)  # a BUY_LIMIT must be below the ask
-    with anyio.fail_after(WAIT), raises_ours(ValidationError, status=400, code="invalid_price"):
+    with anyio.fail_after(WAIT), raises_ours(BadRequestError, status=400, code="invalid_price"):
         await trading(fx, connected_account).orders.create(
             "EURUSD", "BUY_LIMIT", 0.1, price=wrong_side
         )
@@ -115,7 +115,7 @@ async def test_400_other_server_refusals(
     fx: AsyncFxSocket, connected_account: Account, sim: Simulator, kwargs: Any, code: str
 ) -> None:
     args = {"symbol": "EURUSD", "type": "BUY", "volume": 0.1, **kwargs}
-    with anyio.fail_after(WAIT), raises_ours(ValidationError, status=400, code=code):
+    with anyio.fail_after(WAIT), raises_ours(BadRequestError, status=400, code=code):
         await trading(fx, connected_account).orders.create(**args)
     assert count(sim, ORDERS) == 1
 
@@ -462,7 +462,7 @@ async def test_reply_with_mistyped_fields(anyio_backend: str) -> None:
     ("kind", "cls", "status"),
     [
         ("html500", ServerError, 500),
-        ("html400", ValidationError, 400),
+        ("html400", BadRequestError, 400),
         ("plain401", AuthenticationError, 401),
     ],
 )

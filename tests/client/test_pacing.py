@@ -16,8 +16,9 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from fxsocket_async import Account, Quote, RateLimit, RetryPolicy
+from fxsocket_async import RateLimit, RetryPolicy
 from fxsocket_async.simulator import Simulator
+from fxsocket_async.types import Account, Quote
 
 from .conftest import link, make_client, sim_config
 

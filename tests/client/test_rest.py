@@ -14,22 +14,21 @@ import pytest
 import fxsocket_async
 from fxsocket_async import (
     REMOVE,
-    Account,
     AccountClient,
     AccountRequiredError,
     AsyncFxSocket,
-    Candle,
-    CandlesReply,
     NotFoundError,
     TerminalNotReadyError,
 )
+from fxsocket_async._core.models import CandlesReply
 from fxsocket_async.simulator import Simulator
+from fxsocket_async.types import Account, Candle
 
 from .conftest import FULL_KEY, PASSWORD, SERVER, WAIT, link, make_client, next_login, sim_config
 
 pytestmark = pytest.mark.anyio
 
-TIMEFRAMES: tuple[str, ...] = get_args(fxsocket_async.Timeframe)
+TIMEFRAMES: tuple[str, ...] = get_args(fxsocket_async.types.Timeframe)
 FIXED_SECONDS = {"M1": 60, "M5": 300, "M15": 900, "M30": 1800, "H1": 3600, "H4": 14400}
 PIP = 0.0001  # EURUSD
 
@@ -134,7 +133,7 @@ async def test_terminal_not_ready_while_connecting() -> None:
 async def test_summary(fx: AsyncFxSocket, connected_account: Account) -> None:
     with anyio.fail_after(WAIT):
         summary = await trading(fx, connected_account).summary()
-    assert isinstance(summary, fxsocket_async.AccountSummary)
+    assert isinstance(summary, fxsocket_async.types.AccountSummary)
     assert summary.balance == 10_000.0
     assert summary.equity == 10_000.0
     assert summary.margin == 0.0
@@ -150,7 +149,7 @@ async def test_positions(fx: AsyncFxSocket, connected_account: Account, sim: Sim
         positions = await account.positions()
     assert len(positions) == 1
     position = positions[0]
-    assert isinstance(position, fxsocket_async.Position)
+    assert isinstance(position, fxsocket_async.types.Position)
     assert (position.id, position.symbol, position.type) == (order.id, "EURUSD", "BUY")
     assert position.volume == 0.1
     assert position.open_price == order.price == sim.price("EURUSD").ask
@@ -163,7 +162,7 @@ async def test_quote_by_account_id(
         for symbol in ("EURUSD", "XAUUSD"):
             quote = await trading(fx, connected_account).quote(symbol)
             expected = sim.price(symbol)
-            assert isinstance(quote, fxsocket_async.Quote)
+            assert isinstance(quote, fxsocket_async.types.Quote)
             assert (quote.symbol, quote.bid, quote.ask) == (symbol, expected.bid, expected.ask)
             assert quote.ask >= quote.bid
     assert routes(sim)["GET /v1/accounts/{account_id}/quotes/{symbol}"] == 2
@@ -229,7 +228,7 @@ async def test_market_order_fills_at_ask_or_bid(
         order = await trading(fx, connected_account).orders.create(
             "EURUSD", side, 0.1, comment="t1"
         )
-    assert isinstance(order, fxsocket_async.OrderReply)
+    assert isinstance(order, fxsocket_async.types.OrderReply)
     assert order.id
     assert (order.symbol, order.type, order.status) == ("EURUSD", side, "filled")
     assert order.volume == 0.1
@@ -300,7 +299,7 @@ async def test_modify_position_sl_tp_and_remove(
         sl, tp = round(order.price - 40 * PIP, 5), round(order.price + 40 * PIP, 5)
 
         reply = await account.orders.modify(order.id, sl=sl, tp=tp)
-        assert isinstance(reply, fxsocket_async.ModifyOrderReply)
+        assert isinstance(reply, fxsocket_async.types.ModifyOrderReply)
         assert (reply.id, reply.sl, reply.tp, reply.updated) == (order.id, sl, tp, True)
         (position,) = await account.positions()
         assert (position.sl, position.tp) == (sl, tp)
@@ -352,7 +351,7 @@ async def test_close_position_books_profit(
         closed = await account.orders.close(order.id)
         summary = await account.summary()
         history = [t async for t in account.history()]
-    assert isinstance(closed, fxsocket_async.CloseOrderReply)
+    assert isinstance(closed, fxsocket_async.types.CloseOrderReply)
     assert (closed.id, closed.status) == (order.id, "closed")
     close_price = moved.bid if side == "BUY" else moved.ask
     assert closed.close_price == close_price
@@ -605,7 +604,7 @@ async def test_history_pages_every_trade_once_in_order(
         trades = [t async for t in pages]
     assert [t.id for t in trades] == [m[0] for m in made]
     assert [(t.symbol, t.type) for t in trades] == [(m[1], m[2]) for m in made]
-    assert all(isinstance(t, fxsocket_async.Trade) and t.status == "closed" for t in trades)
+    assert all(isinstance(t, fxsocket_async.types.Trade) and t.status == "closed" for t in trades)
     assert pages.total == 25
     assert progress == [(10, 25), (20, 25), (25, 25)]
     assert routes(sim)["GET /v1/accounts/{account_id}/history"] - before == 3

@@ -16,17 +16,13 @@ import anyio
 import pytest
 
 from fxsocket_async import (
-    Account,
     AsyncFxSocket,
     AuthenticationError,
+    BadRequestError,
     BrokerRejectedError,
     ConnectionFailedError,
     IdempotencyConflictError,
     NotFoundError,
-    OrderCancelled,
-    OrderClosed,
-    OrderModified,
-    OrderOpened,
     PermissionDeniedError,
     RateLimitedError,
     RetryPolicy,
@@ -34,9 +30,9 @@ from fxsocket_async import (
     TerminalNotReadyError,
     TimeoutError,
     Timeouts,
-    ValidationError,
 )
 from fxsocket_async.simulator import Simulator
+from fxsocket_async.types import Account, OrderCancelled, OrderClosed, OrderModified, OrderOpened
 
 from .conftest import READ_KEY, TRADE_KEY, WAIT, link, make_client, sim_config
 
@@ -272,7 +268,7 @@ async def test_server_validation_error_is_raised_at_once(
     trading = fx.account(connected_account.id)
     counts = Counts(sim, fx)
     # Positive and finite, so it passes local checks; the server refuses the side.
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(BadRequestError) as caught:
         await trading.orders.create("EURUSD", "BUY_LIMIT", 0.1, price=ASK + 0.0100)
     assert caught.value.status == 400
     assert caught.value.code == "invalid_price"
@@ -287,7 +283,7 @@ async def test_server_validation_error_on_modify_is_raised_at_once(
     trading = fx.account(connected_account.id)
     order = await trading.orders.create("EURUSD", "BUY", 0.1)
     counts = Counts(sim, fx)
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(BadRequestError) as caught:
         await trading.orders.modify(order.id, sl=1.2)  # a BUY's SL above the bid
     assert caught.value.code == "invalid_stops"
     assert counts[MODIFY] == 1
@@ -299,7 +295,7 @@ async def test_injected_400_is_not_retried(
 ) -> None:
     counts = Counts(sim, fx)
     sim.faults.fail_next(3, status=400, error="invalid_request", message="nope")
-    with pytest.raises(ValidationError, match="nope"):
+    with pytest.raises(BadRequestError, match="nope"):
         await fx.account(connected_account.id).quote("EURUSD")
     sim.faults.clear()
     assert counts[QUOTE] == 1

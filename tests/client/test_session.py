@@ -18,10 +18,10 @@ import msgspec
 import pytest
 
 from fxsocket_async import (
-    Account,
     AccountError,
     AsyncFxSocket,
     AuthenticationError,
+    BadRequestError,
     BrokerRejectedError,
     ConfigurationError,
     ConnectionFailedError,
@@ -35,6 +35,7 @@ from fxsocket_async import (
     WatcherPolicy,
 )
 from fxsocket_async.simulator import ApiKey, Simulator
+from fxsocket_async.types import Account
 
 from .conftest import FULL_KEY, WAIT, link, make_client, sim_config
 
@@ -535,7 +536,7 @@ async def _secrets_session(caplog: pytest.LogCaptureFixture) -> None:
                 keep(trading, trading.orders, fx.account())
                 with expect(ValidationError):
                     await trading.orders.create("EURUSD", "BUY", float("nan"))
-                with expect(ValidationError):  # refused by the server: wrong side of the ask
+                with expect(BadRequestError):  # refused by the server: wrong side of the ask
                     await trading.orders.create("EURUSD", "BUY_LIMIT", 0.1, price=50.0)
                 # A retried request of each kind, and every returned Struct.
                 sim.faults.fail_next(1, status=500)
@@ -606,7 +607,7 @@ async def _secrets_session(caplog: pytest.LogCaptureFixture) -> None:
 
     # The capture worked: we saw our own retry log, the simulator's and the access log.
     names = {record.name for record in caplog.records}
-    assert "fxsocket_async" in names, names
+    assert "fxsocket_async.rest" in names, names  # the client's REST log (retries)
     assert "fxsocket_async.simulator" in names, names
     assert any("retry" in record.getMessage() for record in caplog.records)
     assert len(errors) == 14, errors

@@ -15,15 +15,9 @@ from typing import Any
 import anyio
 import pytest
 
-from fxsocket_async import (
-    REMOVE,
-    Account,
-    AccountClient,
-    AsyncFxSocket,
-    FxSocketError,
-    ValidationError,
-)
+from fxsocket_async import REMOVE, AccountClient, AsyncFxSocket, FxSocketError, ValidationError
 from fxsocket_async.simulator import Simulator
+from fxsocket_async.types import Account
 
 from .conftest import PASSWORD, SERVER, WAIT, next_login
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import builtins
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import anyio
 import pytest
 
 from fxsocket_async import (
-    Account,
     AccountError,
-    AccountStatusChanged,
     AsyncFxSocket,
     AuthenticationError,
     NotFoundError,
@@ -25,8 +23,10 @@ from fxsocket_async import (
     TimeoutError,
     WatcherPolicy,
 )
-from fxsocket_async._accounts import AccountWatcher
+from fxsocket_async._clock import FakeClock
+from fxsocket_async._rest.watcher import AccountWatcher
 from fxsocket_async.simulator import Simulator
+from fxsocket_async.types import Account, AccountStatusChanged
 
 from .conftest import WAIT, link, make_client, sim_config
 
@@ -378,11 +378,15 @@ async def test_feed_closed_while_a_consumer_waits(sim: Simulator, fx: AsyncFxSoc
 EXPECTED_INTERVALS = [1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 10.0, 10.0, 10.0, 10.0]
 
 
+def _intervals(policy: WatcherPolicy, seed: int) -> Iterator[float]:
+    # The watcher draws its intervals from its policy's Backoff, as here.
+    return policy.backoff.delays(random.Random(seed))
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 async def test_polling_interval_backs_off_from_one_to_ten_seconds(seed: int) -> None:
-    watcher = AccountWatcher(None, WatcherPolicy())  # type: ignore[arg-type]  # no I/O here
-    watcher._rng = random.Random(seed)
-    delays = [watcher._next_delay() for _ in EXPECTED_INTERVALS]
+    intervals = _intervals(WatcherPolicy(), seed)
+    delays = [next(intervals) for _ in EXPECTED_INTERVALS]
     for delay, interval in zip(delays, EXPECTED_INTERVALS, strict=True):
         # Jitter takes off up to a fifth, never adds.
         assert 0.8 * interval <= delay <= interval, (delays, EXPECTED_INTERVALS)
@@ -391,20 +395,19 @@ async def test_polling_interval_backs_off_from_one_to_ten_seconds(seed: int) -> 
 
 
 async def test_polling_interval_restarts_on_a_new_link() -> None:
-    watcher = AccountWatcher(None, WatcherPolicy(initial_interval=0.5, max_interval=4, factor=2))  # type: ignore[arg-type]
-    watcher._rng = random.Random(9)
+    policy = WatcherPolicy(initial_interval=0.5, max_interval=4, factor=2)
+    watcher = AccountWatcher(None, None, policy, FakeClock(), random.Random(9))  # type: ignore[arg-type]  # no I/O here
     for _ in range(6):
-        watcher._next_delay()
-    assert 0.8 * 4 <= watcher._next_delay() <= 4
+        next(watcher._intervals)
+    assert 0.8 * 4 <= next(watcher._intervals) <= 4
     watcher._restart_backoff()
-    assert 0.8 * 0.5 <= watcher._next_delay() <= 0.5
-    assert 0.8 * 1.0 <= watcher._next_delay() <= 1.0
+    assert 0.8 * 0.5 <= next(watcher._intervals) <= 0.5
+    assert 0.8 * 1.0 <= next(watcher._intervals) <= 1.0
 
 
 async def test_polling_interval_follows_the_policy() -> None:
     policy = WatcherPolicy(initial_interval=0.25, max_interval=0.5, factor=3)
-    watcher = AccountWatcher(None, policy)  # type: ignore[arg-type]
-    watcher._rng = random.Random(4)
-    delays = [watcher._next_delay() for _ in range(4)]
+    intervals = _intervals(policy, 4)
+    delays = [next(intervals) for _ in range(4)]
     for delay, interval in zip(delays, [0.25, 0.5, 0.5, 0.5], strict=True):
         assert 0.8 * interval <= delay <= interval

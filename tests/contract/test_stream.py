@@ -8,14 +8,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from fxsocket_async._protocol import (
+from fxsocket_async._core.events import (
     AccountStatusChanged,
     AccountUpdate,
     OrderClosed,
     OrderOpened,
     QuoteEvent,
-    decode_event,
 )
+from fxsocket_async._dialects.reference import decode_event
 from fxsocket_async.simulator import Simulator
 
 from .helpers import (

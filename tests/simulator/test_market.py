@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fxsocket_async._protocol import TIMEFRAMES, Candle
+from fxsocket_async._core.models import TIMEFRAMES, Candle
 from fxsocket_async.simulator._market import (
     DEFAULT_SYMBOLS,
     Market,

@@ -17,16 +17,15 @@ import anyio
 import pytest
 
 from fxsocket_async import (
-    Account,
     AsyncFxSocket,
     AuthenticationError,
     ConnectionFailedError,
     FxSocketError,
     PermissionDeniedError,
-    Quote,
     StreamPolicy,
 )
 from fxsocket_async.simulator import Simulator
+from fxsocket_async.types import Account, Quote
 
 from .conftest import FAST_STREAM, WAIT, link, make_streaming_client, sim_config
 

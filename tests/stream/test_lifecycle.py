@@ -19,16 +19,10 @@ import msgspec
 import pytest
 from anyio.abc import TaskStatus
 
-from fxsocket_async import (
-    Account,
-    AsyncFxSocket,
-    EventSubscription,
-    Quote,
-    QuoteEvent,
-    QuoteSubscription,
-    SessionClosedError,
-)
+from fxsocket_async import AsyncFxSocket, EventSubscription, QuoteSubscription, SessionClosedError
+from fxsocket_async._core.events import QuoteEvent
 from fxsocket_async.simulator import Simulator
+from fxsocket_async.types import Account, Quote
 
 from .conftest import WAIT, link, make_streaming_client
 

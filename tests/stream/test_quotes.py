@@ -15,14 +15,9 @@ from collections.abc import Iterable
 import anyio
 import pytest
 
-from fxsocket_async import (
-    Account,
-    AsyncFxSocket,
-    ConsumerOverflowError,
-    Quote,
-    QuoteSubscription,
-)
+from fxsocket_async import AsyncFxSocket, ConsumerOverflowError, QuoteSubscription
 from fxsocket_async.simulator import Simulator
+from fxsocket_async.types import Account, Quote
 
 from .conftest import WAIT, link
 

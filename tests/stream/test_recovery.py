@@ -26,12 +26,12 @@ from typing import Any
 import anyio
 import pytest
 
-from fxsocket_async import (
+from fxsocket_async import AsyncFxSocket, EventSubscription
+from fxsocket_async.simulator import Simulator
+from fxsocket_async.types import (
     Account,
     AccountStatusChanged,
     AccountUpdate,
-    AsyncFxSocket,
-    EventSubscription,
     OrderCancelled,
     OrderClosed,
     OrderFilled,
@@ -39,7 +39,6 @@ from fxsocket_async import (
     OrderOpened,
     StreamGap,
 )
-from fxsocket_async.simulator import Simulator
 
 from .conftest import WAIT, link, make_streaming_client, sim_config
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from fxsocket_async import Account, AsyncFxSocket, OrderOpened, Quote
+from fxsocket_async import AsyncFxSocket
 from fxsocket_async.simulator import Simulator
+from fxsocket_async.types import Account, OrderOpened, Quote
 
 from .conftest import WAIT
 

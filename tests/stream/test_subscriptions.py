@@ -21,19 +21,16 @@ import anyio
 import pytest
 
 from fxsocket_async import (
-    Account,
     AsyncFxSocket,
     AuthenticationError,
     EventSubscription,
     FxSocketError,
-    OrderOpened,
     PermissionDeniedError,
-    Quote,
     QuoteSubscription,
     SubscriptionRefusedError,
-    UnknownEvent,
 )
 from fxsocket_async.simulator import Simulator
+from fxsocket_async.types import Account, OrderOpened, Quote, UnknownEvent
 
 from .conftest import WAIT, link, make_streaming_client
 

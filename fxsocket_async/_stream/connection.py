@@ -41,8 +41,26 @@ import backoff
 import msgspec
 from anyio.abc import TaskGroup
 
-from ._config import StreamPolicy
-from ._exceptions import (
+from .._config import StreamPolicy
+from .._core.codec import encode
+from .._core.events import (
+    AccountStatusChanged,
+    ClientMessage,
+    ErrorEvent,
+    Ping,
+    Pong,
+    QuoteEvent,
+    StreamGap,
+    Subscribe,
+    Subscribed,
+    UnknownEvent,
+    Unsubscribe,
+    Unsubscribed,
+)
+from .._core.models import Quote
+from .._core.recovery import OrderBook, Snapshot, reconcile
+from .._dialects.reference import EVENT_DECODER, decode_event, stream_headers
+from .._exceptions import (
     AuthenticationError,
     ConnectionFailedError,
     FxSocketError,
@@ -51,26 +69,7 @@ from ._exceptions import (
     SubscriptionRefusedError,
     TimeoutError,
 )
-from ._fanout import EventBuffer, QuoteBuffer, StreamGap
-from ._protocol import (
-    EVENT_DECODER,
-    AccountStatusChanged,
-    ClientMessage,
-    ErrorEvent,
-    Ping,
-    Pong,
-    Quote,
-    QuoteEvent,
-    Subscribe,
-    Subscribed,
-    UnknownEvent,
-    Unsubscribe,
-    Unsubscribed,
-    decode_event,
-    encode,
-    stream_headers,
-)
-from ._recovery import OrderBook, Snapshot, reconcile
+from .fanout import EventBuffer, QuoteBuffer
 
 __all__ = ["SnapshotFetcher", "StreamConnection", "StreamStats"]
 

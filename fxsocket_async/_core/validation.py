@@ -1,7 +1,7 @@
 """Checks that refuse bad input before anything is sent.
 
-Every refusal is a ``ValidationError`` with ``status=None`` and a message that
-says what to do instead. NaN, infinities and negative volumes never reach the
+Every refusal is a ``ValidationError`` (a ``UsageError``: nothing was sent)
+with a message that says what to do instead. NaN, infinities and negative volumes never reach the
 wire.
 """
 
@@ -11,8 +11,8 @@ import math
 from datetime import UTC, datetime
 from typing import Final
 
-from ._exceptions import ValidationError
-from ._protocol import (
+from .._exceptions import ValidationError
+from .models import (
     HISTORY_MAX_LIMIT,
     MARKET_ORDER_TYPES,
     ORDER_TYPES,
@@ -55,7 +55,7 @@ REMOVE: Final = Remove()
 
 
 def _refuse(code: str, message: str) -> ValidationError:
-    return ValidationError(message, status=None, code=code)
+    return ValidationError(message, code=code)
 
 
 def check_positive(name: str, value: object) -> float:

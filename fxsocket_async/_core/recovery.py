@@ -22,12 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from ._protocol import (
-    MARKET_ORDER_TYPES,
+from .events import (
     AccountEvent,
     AccountStatusChanged,
     AccountStatusData,
-    AccountSummary,
     AccountUpdate,
     AccountUpdateData,
     OrderCancelled,
@@ -40,10 +38,8 @@ from ._protocol import (
     OrderModifiedData,
     OrderOpened,
     OrderOpenedData,
-    OrderReply,
-    Position,
-    Trade,
 )
+from .models import MARKET_ORDER_TYPES, AccountSummary, OrderReply, Position, Trade
 
 __all__ = ["OrderBook", "Snapshot", "reconcile"]
 

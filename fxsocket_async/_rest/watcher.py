@@ -1,10 +1,11 @@
-"""Account management (``fx.accounts``) and the watcher that follows provisioning.
+"""The account watcher: carries newly linked accounts from ``connecting`` to ``connected``.
 
 One watcher task per session polls ``GET /v1/accounts`` once per round for
 every account it follows (those seen ``connecting``, and those someone waits
-for), backing off from ``initial_interval`` to ``max_interval``, and sleeps
-on an event when there is nothing to follow. Waiters and status feeds are fed
-from those rounds, so a thousand waiters on one account cost no extra request.
+for), its intervals drawn from the session's ``Backoff`` (``WatcherPolicy``),
+and sleeps on an event when there is nothing to follow. Waiters and status
+feeds are fed from those rounds, so a thousand waiters on one account cost
+no extra request. Time is the session's ``Clock``.
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ import builtins
 import logging
 import random
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Self
+from typing import Final, Self
 
 import anyio
 
-from ._config import WatcherPolicy
-from ._exceptions import (
+from .._clock import Clock
+from .._config import WatcherPolicy
+from .._core.events import AccountStatusChanged, AccountStatusData
+from .._core.models import Account
+from .._dialects.reference import ReferenceManagement
+from .._exceptions import (
     AccountError,
     AuthenticationError,
     ConsumerOverflowError,
@@ -28,26 +33,16 @@ from ._exceptions import (
     NotFoundError,
     PermissionDeniedError,
     TimeoutError,
-    ValidationError,
 )
-from ._protocol import (
-    Account,
-    AccountStatusChanged,
-    AccountStatusData,
-    LinkAccountRequest,
-    account_path,
-    accounts_path,
-)
-from ._transport import MANAGEMENT_BUCKET
+from .client import RestClient
 
-if TYPE_CHECKING:
-    from ._transport import HttpTransport
+__all__ = ["MANAGEMENT_BUCKET", "AccountWatcher", "StatusFeed"]
 
-__all__ = ["AccountWatcher", "Accounts", "StatusFeed"]
-
-log = logging.getLogger("fxsocket_async")
+log = logging.getLogger("fxsocket_async.watcher")
 
 STATUS_FEED_CAPACITY: Final = 10_000
+#: The pacing bucket of the key's management routes.
+MANAGEMENT_BUCKET: Final = "(management)"
 
 
 class StatusFeed:
@@ -115,10 +110,20 @@ class StatusFeed:
 class AccountWatcher:
     """Carries accounts from ``connecting`` to ``connected`` (or ``error``)."""
 
-    def __init__(self, transport: HttpTransport, policy: WatcherPolicy) -> None:
-        self._transport = transport
+    def __init__(
+        self,
+        rest: RestClient,
+        management: ReferenceManagement,
+        policy: WatcherPolicy,
+        clock: Clock,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._rest = rest
+        self._management = management
         self._policy = policy
-        self._rng = random.Random()
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._intervals: Iterator[float] = policy.backoff.delays(self._rng)
         self._known: dict[str, Account] = {}
         self._connecting: set[str] = set()
         self._wanted: Counter[str] = Counter()  # account id -> waiters
@@ -128,7 +133,6 @@ class AccountWatcher:
         self._listeners: list[Callable[[AccountStatusChanged], None]] = []
         self._signal = anyio.Event()
         self._poll_now = False
-        self._interval = policy.initial_interval
         self._next_round = 0.0
         #: Completed polling rounds (one ``GET /v1/accounts`` each).
         self.rounds = 0
@@ -172,7 +176,7 @@ class AccountWatcher:
         if self._failures.pop(account_id, None) is not None:
             self._poll_now = True  # a failure from an earlier wait: ask the server again
         try:
-            with anyio.fail_after(timeout):
+            with self._clock.fail_after(timeout):
                 while True:
                     failure = self._failures.get(account_id)
                     if failure is not None:
@@ -226,42 +230,43 @@ class AccountWatcher:
         return self._connecting | set(self._wanted)
 
     def _restart_backoff(self) -> None:
-        self._interval = self._policy.initial_interval
-        self._next_round = anyio.current_time() + self._interval
+        self._intervals = self._policy.backoff.delays(self._rng)
+        self._next_round = self._clock.monotonic() + self._policy.initial_interval
         self._signal.set()
-
-    def _next_delay(self) -> float:
-        delay = self._interval * (1 - 0.2 * self._rng.random())
-        self._interval = min(self._policy.max_interval, self._interval * self._policy.factor)
-        return delay
 
     async def run(self) -> None:
         """The watcher task; runs in the session's task group until it closes."""
         while True:
             signal = self._signal = anyio.Event()
             if not self._followed():
-                self._interval = self._policy.initial_interval
+                self._intervals = self._policy.backoff.delays(self._rng)
                 await signal.wait()
                 continue
-            now = anyio.current_time()
+            now = self._clock.monotonic()
             if self._poll_now or now >= self._next_round:
                 self._poll_now = False
                 await self._round()
-                self._next_round = anyio.current_time() + self._next_delay()
+                self._next_round = self._clock.monotonic() + next(self._intervals)
                 continue
-            with anyio.move_on_after(self._next_round - now):
-                await signal.wait()
+            await self._sleep_or_signal(self._next_round - now, signal)
+
+    async def _sleep_or_signal(self, seconds: float, signal: anyio.Event) -> None:
+        # Until the next round is due, or something asks for one sooner.
+        async with anyio.create_task_group() as race:
+
+            async def sleep() -> None:
+                await self._clock.sleep(seconds)
+                race.cancel_scope.cancel()
+
+            race.start_soon(sleep)
+            await signal.wait()
+            race.cancel_scope.cancel()
 
     async def _round(self) -> None:
         followed = self._followed()
         try:
-            accounts: list[Account] = await self._transport.request(
-                "GET",
-                accounts_path(),
-                auth="management",
-                bucket=MANAGEMENT_BUCKET,
-                reply_type=list[Account],
-                idempotent=True,
+            accounts = await self._rest.run(
+                self._management.list_accounts(), kind="management", bucket=MANAGEMENT_BUCKET
             )
         except (AuthenticationError, PermissionDeniedError) as exc:
             # Fatal for every waiter: polling again cannot help.
@@ -285,109 +290,3 @@ class AccountWatcher:
                 self._wake_waiters(account_id)
             else:
                 self.observe(account)
-
-
-class Accounts:
-    """Account management: ``fx.accounts``. Needs a key with ``full`` scope to link/unlink."""
-
-    def __init__(self, transport: HttpTransport, watcher: AccountWatcher) -> None:
-        self._transport = transport
-        self._watcher = watcher
-
-    def __repr__(self) -> str:
-        return "Accounts()"
-
-    async def _call(self, method: str, path: str, reply_type: object, **kwargs: object) -> object:
-        return await self._transport.request(
-            method,
-            path,
-            auth="management",
-            bucket=MANAGEMENT_BUCKET,
-            reply_type=reply_type,
-            **kwargs,  # type: ignore[arg-type]
-        )
-
-    async def list(self) -> list[Account]:
-        """Every account linked to the key.
-
-        Raises ``AuthenticationError``, ``PermissionDeniedError`` or another
-        ``FxSocketError``.
-        """
-        accounts: list[Account] = await self._call(  # type: ignore[assignment]
-            "GET", accounts_path(), list[Account], idempotent=True
-        )
-        for account in accounts:
-            self._watcher.observe(account)
-        return accounts
-
-    async def get(self, account_id: str) -> Account:
-        """One account by id. Raises ``NotFoundError`` or another ``FxSocketError``."""
-        account: Account = await self._call(  # type: ignore[assignment]
-            "GET", account_path(account_id), Account, idempotent=True
-        )
-        self._watcher.observe(account)
-        return account
-
-    async def link(
-        self, *, server: str, login: int, password: str, nickname: str | None = None
-    ) -> Account:
-        """Link an MT5 account; its terminal starts provisioning (status ``connecting``).
-
-        The watcher then follows it; use ``wait_connected``. A link is not
-        retried after an ambiguous failure (only after 429), so it never
-        links twice.
-
-        Raises ``ValidationError`` (before sending), ``BrokerRejectedError``,
-        ``AlreadyLinkedError``, ``PlanLimitError``, ``PermissionDeniedError``
-        or another ``FxSocketError``.
-        """
-        if not isinstance(server, str) or not server.strip():
-            raise ValidationError(
-                "server must be the broker's server name, e.g. 'VTMarkets-Demo'",
-                status=None,
-                code="invalid_server",
-            )
-        if isinstance(login, bool) or not isinstance(login, int) or login <= 0:
-            raise ValidationError(
-                "login must be the positive MT5 account number", status=None, code="invalid_login"
-            )
-        if not isinstance(password, str) or not password:
-            raise ValidationError("password is required", status=None, code="invalid_password")
-        request = LinkAccountRequest(
-            server=server, login=login, password=password, nickname=nickname
-        )
-        account: Account = await self._call(  # type: ignore[assignment]
-            "POST", accounts_path(), Account, body=request, idempotent=False
-        )
-        self._watcher.observe(account, linked=True)
-        return account
-
-    async def unlink(self, account_id: str) -> None:
-        """Unlink an account and tear its terminal down.
-
-        A retry that finds the account already gone counts as done.
-        Raises ``NotFoundError`` when it was not linked, or another ``FxSocketError``.
-        """
-        attempts: builtins.list[FxSocketError] = []
-        try:
-            await self._call(
-                "DELETE", account_path(account_id), None, idempotent=True, attempts=attempts
-            )
-        except NotFoundError:
-            if not attempts:
-                raise
-        self._watcher.forget(account_id)
-
-    async def wait_connected(self, account_id: str, *, timeout: float = 300.0) -> Account:
-        """Wait until the account's terminal is ``connected``; return the account.
-
-        Raises ``AccountError`` with the server's ``error`` text when
-        provisioning fails, ``TimeoutError`` after ``timeout`` seconds,
-        ``NotFoundError`` when the account is not linked, or the
-        ``AuthenticationError`` / ``PermissionDeniedError`` polling met.
-        """
-        return await self._watcher.wait_connected(account_id, timeout)
-
-    def watch(self) -> StatusFeed:
-        """Status changes of every account the session sees, as an async iterator."""
-        return self._watcher.watch()

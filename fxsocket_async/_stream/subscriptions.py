@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, Self
 import anyio
 import msgspec
 
-from ._exceptions import SessionClosedError
-from ._fanout import EventBuffer, QuoteBuffer, SubscriptionStats
-from ._protocol import Quote
+from .._core.models import Quote
+from .._exceptions import SessionClosedError
+from .fanout import EventBuffer, QuoteBuffer, SubscriptionStats
 
 if TYPE_CHECKING:
-    from ._stream import StreamConnection
+    from .connection import StreamConnection
 
 __all__ = ["EventSubscription", "QuoteBatches", "QuoteSubscription"]
 

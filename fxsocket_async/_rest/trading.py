@@ -1,42 +1,28 @@
-"""Per-account REST resources: summary, positions, orders, quotes, candles, history."""
+"""Per-account REST resources: ``fx.account(id)`` and its ``orders``."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Self
+from datetime import datetime, timedelta
 
 import anyio
 
-from ._exceptions import FxSocketError, NotFoundError
-from ._protocol import (
+from .._core.models import (
     CANDLES_MAX_LIMIT,
     HISTORY_DEFAULT_LIMIT,
     TIMEFRAME_SECONDS,
     AccountSummary,
     Candle,
-    CandlesReply,
     CloseOrderReply,
     CreateOrderRequest,
-    HistoryPage,
     ModifyOrderReply,
     ModifyOrderRequest,
     OrderReply,
     Position,
     Quote,
     Trade,
-    candles_path,
-    candles_query,
-    history_path,
-    history_query,
-    order_path,
-    orders_path,
-    positions_path,
-    quote_path,
-    summary_path,
 )
-from ._validation import (
+from .._core.validation import (
     Remove,
     as_wire_time,
     check_modify,
@@ -46,53 +32,18 @@ from ._validation import (
     check_symbol,
     check_timeframe,
 )
+from .._exceptions import FxSocketError, NotFoundError
+from .history import HistoryIterator, ProgressCallback
+from .resource import AccountContext, Resource
 
-if TYPE_CHECKING:
-    from anyio.abc import TaskGroup
+__all__ = ["AccountClient", "Orders"]
 
-    from ._transport import HttpTransport
-
-__all__ = ["AccountClient", "HistoryIterator", "Orders"]
-
-ProgressCallback = Callable[[int, int], None]
 # Candle chunks fetched at once when a long range is split.
 CANDLE_CONCURRENCY = 4
 _ONE_MS = timedelta(milliseconds=1)
 
 
-class _Resource:
-    def __init__(self, transport: HttpTransport, tasks: TaskGroup, account_id: str | None) -> None:
-        self._transport = transport
-        self._tasks = tasks
-        self.account_id = account_id
-
-    async def _history_page(
-        self,
-        offset: int,
-        limit: int,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        symbol: str | None = None,
-        order_type: str | None = None,
-    ) -> HistoryPage:
-        """One page of ``GET .../history``."""
-        query = history_query(start, end, symbol, order_type, offset, limit)
-        page: HistoryPage = await self._call(
-            "GET", history_path(self.account_id), HistoryPage, params=query
-        )
-        return page
-
-    async def _call(self, method: str, path: str, reply_type: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("idempotent", True)
-        bucket = self.account_id
-        if bucket is None:
-            bucket = await self._transport.bare_account_bucket()
-        return await self._transport.request(
-            method, path, auth="account", bucket=bucket, reply_type=reply_type, **kwargs
-        )
-
-
-class Orders(_Resource):
+class Orders(Resource):
     """Orders of one account: ``fx.account(id).orders``."""
 
     async def create(
@@ -122,14 +73,8 @@ class Orders(_Resource):
         request = CreateOrderRequest(
             symbol=symbol, type=kind, volume=volume, price=price, sl=sl, tp=tp, comment=comment
         )
-        reply: OrderReply = await self._call(
-            "POST",
-            orders_path(self.account_id),
-            OrderReply,
-            body=request,
-            idempotency_key=idempotency_key or f"fxsa-{uuid.uuid4()}",
-        )
-        return reply
+        key = idempotency_key or f"fxsa-{uuid.uuid4()}"
+        return await self._run(self._dialect.create_order(request, key))
 
     async def modify(
         self,
@@ -149,10 +94,7 @@ class Orders(_Resource):
         """
         new_sl, new_tp, new_price = check_modify(sl, tp, price)
         request = ModifyOrderRequest(sl=new_sl, tp=new_tp, price=new_price)
-        reply: ModifyOrderReply = await self._call(
-            "PATCH", order_path(self.account_id, order_id), ModifyOrderReply, body=request
-        )
-        return reply
+        return await self._run(self._dialect.modify_order(order_id, request))
 
     async def close(self, order_id: str) -> CloseOrderReply:
         """Close a position at the market, or cancel a pending order.
@@ -166,9 +108,7 @@ class Orders(_Resource):
         """
         attempts: list[FxSocketError] = []
         try:
-            reply: CloseOrderReply = await self._call(
-                "DELETE", order_path(self.account_id, order_id), CloseOrderReply, attempts=attempts
-            )
+            reply = await self._run(self._dialect.close_order(order_id), attempts)
         except NotFoundError:
             if not attempts:
                 raise
@@ -179,7 +119,7 @@ class Orders(_Resource):
         return reply
 
     async def _closed_in_history(self, order_id: str) -> CloseOrderReply | None:
-        since = datetime.now(UTC) - timedelta(days=1)
+        since = self._context.clock.wall() - timedelta(days=1)
         async for trade in HistoryIterator(self, start=since, end=None, page_size=1000):
             if trade.id == order_id:
                 return CloseOrderReply(
@@ -196,22 +136,19 @@ class Orders(_Resource):
         Raises ``FxSocketError`` subclasses (``NotFoundError`` when the
         server has no such route).
         """
-        orders: list[OrderReply] = await self._call(
-            "GET", orders_path(self.account_id), list[OrderReply]
-        )
-        return orders
+        return await self._run(self._dialect.pending_orders())
 
 
-class AccountClient(_Resource):
+class AccountClient(Resource):
     """Everything about one account: ``fx.account(id)`` (or ``fx.account()``).
 
     ``fx.account()`` uses the reference's bare routes, which act on the key's
     only linked account.
     """
 
-    def __init__(self, transport: HttpTransport, tasks: TaskGroup, account_id: str | None) -> None:
-        super().__init__(transport, tasks, account_id)
-        self.orders = Orders(transport, tasks, account_id)
+    def __init__(self, context: AccountContext) -> None:
+        super().__init__(context)
+        self.orders = Orders(context)
 
     def __repr__(self) -> str:
         return f"AccountClient(account_id={self.account_id!r})"
@@ -223,17 +160,11 @@ class AccountClient(_Resource):
         ``NotFoundError``, ``AccountRequiredError`` (bare form, several
         accounts), or another ``FxSocketError``.
         """
-        summary: AccountSummary = await self._call(
-            "GET", summary_path(self.account_id), AccountSummary
-        )
-        return summary
+        return await self._run(self._dialect.summary())
 
     async def positions(self) -> list[Position]:
         """Open positions. Raises ``FxSocketError`` subclasses as ``summary()`` does."""
-        positions: list[Position] = await self._call(
-            "GET", positions_path(self.account_id), list[Position]
-        )
-        return positions
+        return await self._run(self._dialect.positions())
 
     async def quote(self, symbol: str) -> Quote:
         """The current bid/ask of ``symbol``.
@@ -242,8 +173,7 @@ class AccountClient(_Resource):
         another ``FxSocketError``.
         """
         check_symbol(symbol)
-        quote: Quote = await self._call("GET", quote_path(self.account_id, symbol), Quote)
-        return quote
+        return await self._run(self._dialect.quote(symbol))
 
     async def candles(
         self,
@@ -277,7 +207,7 @@ class AccountClient(_Resource):
         # time); with no end, the last chunk is left open so the server's "now",
         # which may be ahead of ours, decides where it stops.
         first = as_wire_time(start)
-        last = as_wire_time(end) if end is not None else as_wire_time(datetime.now(UTC))
+        last = as_wire_time(end if end is not None else self._context.clock.wall())
         chunks: list[tuple[datetime, datetime | None]] = list(_split(first, last, timeframe))
         if end is None:
             chunks[-1:] = [(chunks[-1][0] if chunks else first, None)]
@@ -313,13 +243,7 @@ class AccountClient(_Resource):
     async def _candle_page(
         self, symbol: str, timeframe: str, start: datetime | None, end: datetime | None, size: int
     ) -> list[Candle]:
-        reply: CandlesReply = await self._call(
-            "GET",
-            candles_path(self.account_id, symbol),
-            CandlesReply,
-            params=candles_query(timeframe, start, end, size),
-        )
-        return reply.candles
+        return await self._run(self._dialect.candles(symbol, timeframe, start, end, size))
 
     async def newest_trades(self, count: int = 50) -> list[Trade]:
         """The ``count`` most recently closed trades, oldest first (two requests at most).
@@ -360,114 +284,6 @@ class AccountClient(_Resource):
             page_size=page_size,
             progress=progress,
         )
-
-
-class HistoryIterator:
-    """Async iterator over history pages; the next page loads while one is consumed."""
-
-    def __init__(
-        self,
-        resource: _Resource,
-        *,
-        start: datetime | None,
-        end: datetime | None,
-        symbol: str | None = None,
-        order_type: str | None = None,
-        page_size: int = HISTORY_DEFAULT_LIMIT,
-        progress: ProgressCallback | None = None,
-    ) -> None:
-        self._resource = resource
-        self._start, self._end = start, end
-        self._symbol, self._order_type = symbol, order_type
-        self._page_size = page_size
-        self._progress = progress
-        self._buffer: list[Trade] = []
-        self._position = 0
-        self._offset = 0
-        self._total: int | None = None
-        self._done = 0
-        self._seen: set[str] = set()
-        self._next: _Prefetch | None = None
-
-    def __aiter__(self) -> Self:
-        return self
-
-    @property
-    def total(self) -> int | None:
-        """All matching trades, known after the first page."""
-        return self._total
-
-    async def _fetch(self, offset: int) -> HistoryPage:
-        return await self._resource._history_page(
-            offset, self._page_size, self._start, self._end, self._symbol, self._order_type
-        )
-
-    async def __anext__(self) -> Trade:
-        while self._position >= len(self._buffer):
-            if self._total is not None and (self._offset >= self._total or not self._buffer):
-                raise StopAsyncIteration
-            if self._next is not None:
-                page = await self._next.result()
-            else:
-                page = await self._fetch(self._offset)
-            self._next = None
-            self._total = page.total
-            self._offset += len(page.trades)
-            self._buffer = [t for t in page.trades if t.id not in self._seen]
-            self._seen.update(t.id for t in self._buffer)
-            self._position = 0
-            self._done += len(self._buffer)
-            if self._progress is not None:
-                self._progress(self._done, self._total)
-            if page.trades and self._offset < self._total:
-                self._next = _Prefetch(self._resource._tasks, self._fetch, self._offset)
-            elif not page.trades:
-                raise StopAsyncIteration
-        trade = self._buffer[self._position]
-        self._position += 1
-        return trade
-
-    async def aclose(self) -> None:
-        """Stop early; a page being prefetched is abandoned."""
-        if self._next is not None:
-            self._next.cancel()
-            self._next = None
-
-
-class _Prefetch:
-    """A page request running in the session's task group while the caller reads.
-
-    Its failure is kept for ``result()`` rather than raised in the task group,
-    so a failed prefetch cannot end the session.
-    """
-
-    def __init__(
-        self, tasks: TaskGroup, fetch: Callable[[int], Awaitable[HistoryPage]], offset: int
-    ) -> None:
-        self._done = anyio.Event()
-        self._scope = anyio.CancelScope()
-        self._page: HistoryPage | None = None
-        self._error: BaseException | None = None
-        tasks.start_soon(self._run, fetch, offset)
-
-    async def _run(self, fetch: Callable[[int], Awaitable[HistoryPage]], offset: int) -> None:
-        with self._scope:
-            try:
-                self._page = await fetch(offset)
-            except Exception as exc:
-                self._error = exc
-        self._done.set()
-
-    async def result(self) -> HistoryPage:
-        await self._done.wait()
-        if self._error is not None:
-            raise self._error
-        if self._page is None:
-            raise anyio.get_cancelled_exc_class()()
-        return self._page
-
-    def cancel(self) -> None:
-        self._scope.cancel()
 
 
 def _split(start: datetime, end: datetime, timeframe: str) -> list[tuple[datetime, datetime]]:

@@ -23,19 +23,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from datetime import datetime
 from typing import Any, Final, Generic, Literal, TypeAlias, TypeVar
 
 import msgspec
 
-from ._exceptions import ConsumerOverflowError, FxSocketError
-from ._protocol import Quote
+from .._core.models import Quote
+from .._exceptions import ConsumerOverflowError, FxSocketError
 
 __all__ = [
     "EventBuffer",
     "QuoteBuffer",
     "QuoteMode",
-    "StreamGap",
     "SubscriptionStats",
 ]
 
@@ -44,21 +42,6 @@ DEFAULT_QUOTE_CAPACITY: Final = 1024
 DEFAULT_EVENT_CAPACITY: Final = 10_000
 
 T = TypeVar("T")
-
-
-class StreamGap(msgspec.Struct, frozen=True, kw_only=True):
-    """The stream was down or skipped events; what follows until live events is recovered.
-
-    ``accounts`` lists the affected accounts, ``started_at`` / ``ended_at``
-    (UTC, this machine's clock) and ``duration`` (seconds) say when and how
-    long, ``reason`` is ``"reconnect"`` or ``"seq_jump"``.
-    """
-
-    accounts: tuple[str, ...]
-    started_at: datetime
-    ended_at: datetime
-    duration: float
-    reason: str
 
 
 class SubscriptionStats(msgspec.Struct, frozen=True, kw_only=True):

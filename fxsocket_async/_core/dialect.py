@@ -1,0 +1,270 @@
+"""The dialect seam: everything that differs between the service's wire protocols.
+
+The service speaks two dialects. The reference dialect (``/v1/...`` routes,
+one WebSocket per key, numbered events) is the one the reference pages
+describe; the terminal dialect (each account's own REST routes and
+WebSocket) is the one the vendor's SDK speaks. The rest of the library talks
+to the two through these interfaces and never branches on which it has:
+
+- ``RestDialect`` turns one operation (an account's summary, an order) into a
+  ``RestCall``: the ``HttpRequest`` to send, whether sending it twice is
+  harmless, and how to read the ``HttpReply`` into our models or exceptions.
+  Routes, where the key goes and the error body's shape live there.
+- ``StreamDialect`` says where a WebSocket goes and how it authenticates,
+  which socket carries which account (``scope``), how subscriptions are
+  spelled and acknowledged, how frames decode, and whether per-account events
+  carry ``seq``. ``StreamProtocol`` runs any dialect.
+
+Sans-I/O, like the whole core: these are descriptions of bytes, not sockets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar
+
+from .models import (
+    AccountSummary,
+    Candle,
+    CloseOrderReply,
+    CreateOrderRequest,
+    HistoryPage,
+    ModifyOrderReply,
+    ModifyOrderRequest,
+    OrderReply,
+    Position,
+    Quote,
+)
+
+__all__ = [
+    "Acked",
+    "Correlation",
+    "HttpReply",
+    "HttpRequest",
+    "Notice",
+    "Refused",
+    "RestCall",
+    "RestDialect",
+    "ServerDropped",
+    "SocketScope",
+    "StreamDialect",
+    "StreamEndpoint",
+    "Topic",
+    "TopicKind",
+    "WireMessage",
+]
+
+T = TypeVar("T")
+
+
+# ------------------------------------------------------------------------ REST
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """One HTTP request, fully spelled: the transport sends exactly this."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    query: Mapping[str, str] | None = None
+    body: bytes | None = field(default=None, repr=False)
+
+    @property
+    def target(self) -> str:
+        """``METHOD url`` for log lines and error messages (no headers: they hold the key)."""
+        return f"{self.method} {self.url}"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpReply:
+    """What came back: status, headers (case-insensitive mapping) and body.
+
+    ``received_at`` is the wall-clock time the transport read it, so that a
+    ``Retry-After`` given as a date can be measured without reading a clock.
+    """
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RestCall(Generic[T]):
+    """A request and how to read its reply.
+
+    ``read`` turns any reply into the result or raises the matching
+    ``APIError`` / ``ProtocolError``. ``idempotent`` says whether sending it
+    again after an ambiguous failure is harmless (a GET, an order POST with
+    its idempotency key...); only then is it retried on more than a 429.
+    """
+
+    request: HttpRequest
+    read: Callable[[HttpReply], T]
+    idempotent: bool
+
+
+class RestDialect(Protocol):
+    """How one account's REST operations are spelled.
+
+    Each method returns the ``RestCall`` of one operation and does no I/O.
+    Methods raise ``ValidationError`` for input the dialect cannot express.
+    """
+
+    name: str
+
+    def summary(self) -> RestCall[AccountSummary]: ...
+
+    def positions(self) -> RestCall[list[Position]]: ...
+
+    def pending_orders(self) -> RestCall[list[OrderReply]]: ...
+
+    def create_order(
+        self, order: CreateOrderRequest, idempotency_key: str
+    ) -> RestCall[OrderReply]: ...
+
+    def modify_order(
+        self, order_id: str, change: ModifyOrderRequest
+    ) -> RestCall[ModifyOrderReply]: ...
+
+    def close_order(self, order_id: str) -> RestCall[CloseOrderReply]: ...
+
+    def quote(self, symbol: str) -> RestCall[Quote]: ...
+
+    def candles(
+        self,
+        symbol: str,
+        timeframe: str,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int | None,
+    ) -> RestCall[list[Candle]]: ...
+
+    def history_page(
+        self,
+        offset: int,
+        limit: int,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        symbol: str | None = None,
+        order_type: str | None = None,
+    ) -> RestCall[HistoryPage]: ...
+
+
+# ---------------------------------------------------------------------- stream
+
+#: Which local consumers a server-side subscription serves: quotes of one
+#: symbol, or an account's order, balance and status events.
+TopicKind: TypeAlias = Literal["quotes", "events"]
+#: "key": one socket carries every account of the key; "account": one socket per account.
+SocketScope: TypeAlias = Literal["key", "account"]
+#: What ties an acknowledgement to the message it answers (a request id, a topic...).
+Correlation: TypeAlias = Hashable
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """One server-side subscription, as the protocol ref-counts it."""
+
+    account_id: str
+    kind: TopicKind
+    symbol: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEndpoint:
+    """Where a WebSocket goes and how it authenticates.
+
+    ``shown`` is the URL as logs and errors may show it: a dialect that puts
+    the key in the query string gives it with the key masked.
+    """
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    shown: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WireMessage:
+    """A client message to send, and the acknowledgement that will answer it."""
+
+    frame: bytes
+    correlation: Correlation
+    topics: tuple[Topic, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Acked:
+    """The server acknowledged the message with this correlation."""
+
+    correlation: Correlation
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The server refused the message with this correlation: its code and text."""
+
+    correlation: Correlation
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A stream-level error frame that answers no request."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerDropped:
+    """The server says it dropped ``count`` messages because this client lagged."""
+
+    count: int
+
+
+class StreamDialect(Protocol):
+    """How a dialect's WebSocket is reached, spoken and read.
+
+    Hot-path contract: ``decode`` turns a frame into a Struct (raising
+    ``msgspec.DecodeError`` when it cannot); a frame of type ``quote_type``
+    is a quote, with attributes ``data`` (a ``Quote``) and ``account_id``
+    (``""`` when the socket's account is implied). Every other decoded frame
+    goes through ``interpret``.
+    """
+
+    name: str
+    scope: SocketScope
+    events_carry_seq: bool
+    quote_type: type
+    decode: Callable[[bytes | str], Any]
+
+    def endpoint(self, account_id: str | None) -> StreamEndpoint:
+        """The socket that carries ``account_id`` (``None`` for a per-key socket)."""
+        ...
+
+    def decode_slowly(self, frame: bytes | str) -> Any:
+        """The fallback when ``decode`` failed: an ``UnknownEvent``, or ``ProtocolError``."""
+        ...
+
+    def interpret(self, event: Any) -> Any:
+        """A non-quote frame as the protocol reads it: ``Acked``, ``Refused``,
+        ``Notice``, ``ServerDropped``, an account event, an ``UnknownEvent``,
+        or ``None`` for a frame that only proves the socket is alive."""
+        ...
+
+    def subscribe(self, topics: Sequence[Topic], ids: Iterator[int]) -> list[WireMessage]:
+        """The messages that subscribe ``topics``, each with its correlation."""
+        ...
+
+    def unsubscribe(self, topics: Sequence[Topic], ids: Iterator[int]) -> list[bytes]:
+        """The messages that undo ``topics`` (their acknowledgements are not awaited)."""
+        ...
+
+    def ping(self, request_id: int) -> bytes | None:
+        """An application-level ping, or ``None`` to use WebSocket ping frames."""
+        ...

@@ -1,0 +1,114 @@
+"""Account management: ``fx.accounts`` (list, get, link, unlink, wait, watch)."""
+
+from __future__ import annotations
+
+import builtins
+
+from .._core.models import Account, LinkAccountRequest
+from .._dialects.reference import ReferenceManagement
+from .._exceptions import FxSocketError, NotFoundError, ValidationError
+from .client import RestClient
+from .watcher import MANAGEMENT_BUCKET, AccountWatcher, StatusFeed
+
+__all__ = ["Accounts"]
+
+
+class Accounts:
+    """Account management: ``fx.accounts``. Needs a key with ``full`` scope to link/unlink."""
+
+    def __init__(
+        self, rest: RestClient, management: ReferenceManagement, watcher: AccountWatcher
+    ) -> None:
+        self._rest = rest
+        self._management = management
+        self._watcher = watcher
+
+    def __repr__(self) -> str:
+        return "Accounts()"
+
+    async def list(self) -> list[Account]:
+        """Every account linked to the key.
+
+        Raises ``AuthenticationError``, ``PermissionDeniedError`` or another
+        ``FxSocketError``.
+        """
+        accounts = await self._rest.run(
+            self._management.list_accounts(), kind="management", bucket=MANAGEMENT_BUCKET
+        )
+        for account in accounts:
+            self._watcher.observe(account)
+        return accounts
+
+    async def get(self, account_id: str) -> Account:
+        """One account by id. Raises ``NotFoundError`` or another ``FxSocketError``."""
+        account = await self._rest.run(
+            self._management.get_account(account_id), kind="management", bucket=MANAGEMENT_BUCKET
+        )
+        self._watcher.observe(account)
+        return account
+
+    async def link(
+        self, *, server: str, login: int, password: str, nickname: str | None = None
+    ) -> Account:
+        """Link an MT5 account; its terminal starts provisioning (status ``connecting``).
+
+        The watcher then follows it; use ``wait_connected``. A link is not
+        retried after an ambiguous failure (only after 429), so it never
+        links twice.
+
+        Raises ``ValidationError`` (before sending), ``BrokerRejectedError``,
+        ``AlreadyLinkedError``, ``PlanLimitError``, ``PermissionDeniedError``
+        or another ``FxSocketError``.
+        """
+        if not isinstance(server, str) or not server.strip():
+            raise ValidationError(
+                "server must be the broker's server name, e.g. 'VTMarkets-Demo'",
+                code="invalid_server",
+            )
+        if isinstance(login, bool) or not isinstance(login, int) or login <= 0:
+            raise ValidationError(
+                "login must be the positive MT5 account number", code="invalid_login"
+            )
+        if not isinstance(password, str) or not password:
+            raise ValidationError("password is required", code="invalid_password")
+        request = LinkAccountRequest(
+            server=server, login=login, password=password, nickname=nickname
+        )
+        account = await self._rest.run(
+            self._management.link_account(request), kind="management", bucket=MANAGEMENT_BUCKET
+        )
+        self._watcher.observe(account, linked=True)
+        return account
+
+    async def unlink(self, account_id: str) -> None:
+        """Unlink an account and tear its terminal down.
+
+        A retry that finds the account already gone counts as done.
+        Raises ``NotFoundError`` when it was not linked, or another ``FxSocketError``.
+        """
+        attempts: builtins.list[FxSocketError] = []
+        try:
+            await self._rest.run(
+                self._management.unlink_account(account_id),
+                kind="management",
+                bucket=MANAGEMENT_BUCKET,
+                attempts=attempts,
+            )
+        except NotFoundError:
+            if not attempts:
+                raise
+        self._watcher.forget(account_id)
+
+    async def wait_connected(self, account_id: str, *, timeout: float = 300.0) -> Account:
+        """Wait until the account's terminal is ``connected``; return the account.
+
+        Raises ``AccountError`` with the server's ``error`` text when
+        provisioning fails, ``TimeoutError`` after ``timeout`` seconds,
+        ``NotFoundError`` when the account is not linked, or the
+        ``AuthenticationError`` / ``PermissionDeniedError`` polling met.
+        """
+        return await self._watcher.wait_connected(account_id, timeout)
+
+    def watch(self) -> StatusFeed:
+        """Status changes of every account the session sees, as an async iterator."""
+        return self._watcher.watch()
