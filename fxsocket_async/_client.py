@@ -20,6 +20,7 @@ from ._dialects.reference import (
     DEFAULT_WS_URL,
     ReferenceManagement,
     ReferenceRest,
+    ReferenceStream,
 )
 from ._exceptions import ConfigurationError, SessionClosedError, ValidationError
 from ._rest.accounts import Accounts
@@ -30,8 +31,8 @@ from ._rest.snapshots import SnapshotReader
 from ._rest.trading import AccountClient
 from ._rest.transport import AiohttpTransport
 from ._rest.watcher import MANAGEMENT_BUCKET, AccountWatcher
-from ._stream.connection import StreamConnection
 from ._stream.fanout import EventBuffer, QuoteBuffer, QuoteMode
+from ._stream.stream import Stream
 from ._stream.subscriptions import EventSubscription, QuoteSubscription
 
 __all__ = ["AsyncFxSocket"]
@@ -94,7 +95,7 @@ class AsyncFxSocket:
         self._bare_lock = anyio.Lock()
         self._accounts: Accounts | None = None
         self._watcher: AccountWatcher | None = None
-        self._stream: StreamConnection | None = None
+        self._stream: Stream | None = None
 
     def __repr__(self) -> str:
         state = "open" if self._stack is not None else "closed"
@@ -133,20 +134,17 @@ class AsyncFxSocket:
             tasks.start_soon(watcher.run)
             accounts = Accounts(rest, self._management, watcher)
             snapshots = SnapshotReader(accounts, self.account)
-            stream = StreamConnection(
+            stream = Stream(
                 http,
-                url=self.ws_url,
-                api_key=self._api_key,
+                ReferenceStream(self.ws_url, self._api_key),
+                account_id=None,
                 policy=self.stream_policy,
+                clock=clock,
                 tasks=tasks,
-                fetch_snapshot=lambda account_id, watermark, seeding: (
-                    snapshots.seed(account_id)
-                    if seeding
-                    else snapshots.recover(account_id, watermark)
-                ),
+                snapshots=snapshots,
             )
             stack.callback(stream.close)
-            watcher.add_listener(stream.on_status_change)
+            watcher.add_listener(stream.status_changed)
         except BaseException:
             await stack.aclose()
             raise
@@ -221,7 +219,7 @@ class AsyncFxSocket:
 
     # ------------------------------------------------------------ streaming
 
-    def _open_stream(self) -> StreamConnection:
+    def _open_stream(self) -> Stream:
         if self._stream is None:
             raise SessionClosedError(
                 "the session is not open: use it inside 'async with AsyncFxSocket(...) as fx'"

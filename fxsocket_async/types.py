@@ -43,8 +43,7 @@ from ._core.models import (
     Timeframe,
     Trade,
 )
-from ._stream.connection import StreamStats
-from ._stream.fanout import SubscriptionStats
+from ._stream.stats import StreamStats, SubscriptionStats
 
 __all__ = [
     "Account",

@@ -114,7 +114,8 @@ class RestDialect(Protocol):
     Methods raise ``ValidationError`` for input the dialect cannot express.
     """
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def summary(self) -> RestCall[AccountSummary]: ...
 
@@ -237,11 +238,20 @@ class StreamDialect(Protocol):
     goes through ``interpret``.
     """
 
-    name: str
-    scope: SocketScope
-    events_carry_seq: bool
-    quote_type: type
-    decode: Callable[[bytes | str], Any]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def scope(self) -> SocketScope: ...
+
+    @property
+    def events_carry_seq(self) -> bool: ...
+
+    @property
+    def quote_type(self) -> type: ...
+
+    @property
+    def decode(self) -> Callable[..., Any]: ...
 
     def endpoint(self, account_id: str | None) -> StreamEndpoint:
         """The socket that carries ``account_id`` (``None`` for a per-key socket)."""

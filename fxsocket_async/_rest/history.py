@@ -125,39 +125,3 @@ class _Prefetch:
 
     def cancel(self) -> None:
         self._scope.cancel()
-
-
-class _Prefetch:
-    """A page request running in the session's task group while the caller reads.
-
-    Its failure is kept for ``result()`` rather than raised in the task group,
-    so a failed prefetch cannot end the session.
-    """
-
-    def __init__(
-        self, tasks: TaskGroup, fetch: Callable[[int], Awaitable[HistoryPage]], offset: int
-    ) -> None:
-        self._done = anyio.Event()
-        self._scope = anyio.CancelScope()
-        self._page: HistoryPage | None = None
-        self._error: BaseException | None = None
-        tasks.start_soon(self._run, fetch, offset)
-
-    async def _run(self, fetch: Callable[[int], Awaitable[HistoryPage]], offset: int) -> None:
-        with self._scope:
-            try:
-                self._page = await fetch(offset)
-            except Exception as exc:
-                self._error = exc
-        self._done.set()
-
-    async def result(self) -> HistoryPage:
-        await self._done.wait()
-        if self._error is not None:
-            raise self._error
-        if self._page is None:
-            raise anyio.get_cancelled_exc_class()()
-        return self._page
-
-    def cancel(self) -> None:
-        self._scope.cancel()

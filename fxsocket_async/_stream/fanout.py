@@ -25,16 +25,14 @@ import asyncio
 from collections import deque
 from typing import Any, Final, Generic, Literal, TypeAlias, TypeVar
 
-import msgspec
-
 from .._core.models import Quote
 from .._exceptions import ConsumerOverflowError, FxSocketError
+from .stats import SubscriptionStats
 
 __all__ = [
     "EventBuffer",
     "QuoteBuffer",
     "QuoteMode",
-    "SubscriptionStats",
 ]
 
 QuoteMode: TypeAlias = Literal["conflate", "all"]
@@ -42,16 +40,6 @@ DEFAULT_QUOTE_CAPACITY: Final = 1024
 DEFAULT_EVENT_CAPACITY: Final = 10_000
 
 T = TypeVar("T")
-
-
-class SubscriptionStats(msgspec.Struct, frozen=True, kw_only=True):
-    """A consumer's counters, from ``subscription.stats()``."""
-
-    delivered: int
-    conflated: int
-    dropped: int
-    depth: int
-    newest_quote_age: float | None = None
 
 
 class _Buffer(Generic[T]):

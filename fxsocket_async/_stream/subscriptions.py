@@ -12,24 +12,23 @@ from collections.abc import Awaitable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-import anyio
 import msgspec
 
 from .._core.models import Quote
 from .._exceptions import SessionClosedError
-from .fanout import EventBuffer, QuoteBuffer, SubscriptionStats
+from .fanout import EventBuffer, QuoteBuffer
+from .stats import SubscriptionStats
 
 if TYPE_CHECKING:
-    from .connection import StreamConnection
+    from .stream import Stream
 
 __all__ = ["EventSubscription", "QuoteBatches", "QuoteSubscription"]
 
-_UNSUBSCRIBE_TIMEOUT = 1.0
 
 
 class _Subscription(abc.ABC):
-    def __init__(self, connection: StreamConnection, account_id: str) -> None:
-        self._connection = connection
+    def __init__(self, stream: Stream, account_id: str) -> None:
+        self._stream = stream
         self.account_id = account_id
         self._state = "new"
 
@@ -53,12 +52,11 @@ class _Subscription(abc.ABC):
         if self._state != "open":
             return
         self._state = "closed"
-        # Leaving must finish even under cancellation, but never hang on a dead socket.
-        with anyio.CancelScope(shield=True), anyio.move_on_after(_UNSUBSCRIBE_TIMEOUT):
-            await self._remove()
+        # Leaving never waits: the unsubscribe is queued for the socket's writer.
+        self._remove()
 
     @abc.abstractmethod
-    async def _remove(self) -> None:
+    def _remove(self) -> None:
         """Stop this consumer's routes (each kind has its own)."""
 
 
@@ -69,9 +67,9 @@ class QuoteSubscription(_Subscription):
     """
 
     def __init__(
-        self, connection: StreamConnection, account_id: str, symbols: list[str], buffer: QuoteBuffer
+        self, stream: Stream, account_id: str, symbols: list[str], buffer: QuoteBuffer
     ) -> None:
-        super().__init__(connection, account_id)
+        super().__init__(stream, account_id)
         self.symbols = symbols
         self._buffer = buffer
 
@@ -81,13 +79,13 @@ class QuoteSubscription(_Subscription):
     async def __aenter__(self) -> Self:
         """Subscribe. Raises ``SubscriptionRefusedError``, ``TimeoutError`` or the
         stream's fatal error (``AuthenticationError``...)."""
-        await self._connection.add_quotes(self.account_id, self.symbols, self._buffer)
+        await self._stream.add_quotes(self.account_id, self.symbols, self._buffer)
         self._state = "open"
         return self
 
-    async def _remove(self) -> None:
+    def _remove(self) -> None:
         self._buffer.close()
-        await self._connection.remove_quotes(self.account_id, self.symbols, self._buffer)
+        self._stream.remove_quotes(self.account_id, self.symbols, self._buffer)
 
     def __aiter__(self) -> QuoteBuffer:
         """Iterate the buffer itself: no wrapper runs per quote."""
@@ -110,7 +108,7 @@ class QuoteSubscription(_Subscription):
     def stats(self) -> SubscriptionStats:
         """Delivered, conflated (skipped) and dropped counts, buffer depth, newest quote age."""
         stats = self._buffer.stats()
-        age = self._connection.newest_quote_age()
+        age = self._stream.newest_quote_age()
         return stats if age is None else _with_age(stats, age)
 
 
@@ -134,8 +132,8 @@ class EventSubscription(_Subscription):
     recovered events, and ``UnknownEvent`` (unless ``include_unknown=False``).
     """
 
-    def __init__(self, connection: StreamConnection, account_id: str, buffer: EventBuffer):
-        super().__init__(connection, account_id)
+    def __init__(self, stream: Stream, account_id: str, buffer: EventBuffer):
+        super().__init__(stream, account_id)
         self._buffer = buffer
 
     def __repr__(self) -> str:
@@ -144,13 +142,13 @@ class EventSubscription(_Subscription):
     async def __aenter__(self) -> Self:
         """Subscribe. Raises ``SubscriptionRefusedError``, ``TimeoutError``, a REST
         error from reading the account's orders, or the stream's fatal error."""
-        await self._connection.add_events(self.account_id, self._buffer)
+        await self._stream.add_events(self.account_id, self._buffer)
         self._state = "open"
         return self
 
-    async def _remove(self) -> None:
+    def _remove(self) -> None:
         self._buffer.close()
-        await self._connection.remove_events(self.account_id, self._buffer)
+        self._stream.remove_events(self.account_id, self._buffer)
 
     def __aiter__(self) -> Self:
         return self

@@ -1,0 +1,258 @@
+"""``Stream``: what subscriptions talk to. One protocol, its socket, its waiters, its recoveries.
+
+It carries out ``StreamProtocol``'s actions: frames go to the socket's
+writer, settled tickets wake the consumers waiting on them, ``Recover``
+starts the recovery driver, ``Close`` kills a dead socket. Consumers enter
+and leave through ``add_*`` / ``remove_*``; entering waits for the server's
+acknowledgement (and, for the first events consumer of an account, for its
+REST seed), bounded by ``subscribe_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from collections.abc import Sequence
+
+import aiohttp
+from anyio.abc import TaskGroup
+
+from .._clock import Clock
+from .._config import StreamPolicy
+from .._core.actions import Action, Close, Recover, Resolve, Send, SendPing
+from .._core.dialect import StreamDialect
+from .._core.events import AccountStatusChanged
+from .._core.stream import LinkState, StreamProtocol
+from .._exceptions import FxSocketError, SubscriptionRefusedError, TimeoutError
+from .._rest.snapshots import SnapshotReader
+from .connection import WebSocketConnection
+from .fanout import EventBuffer, QuoteBuffer
+from .recovery import RecoveryDriver
+from .stats import StreamStats
+
+__all__ = ["Stream"]
+
+
+class Stream:
+    """One stream socket's consumers, for the session (all accounts of a key, or one account)."""
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        dialect: StreamDialect,
+        *,
+        account_id: str | None,
+        policy: StreamPolicy,
+        clock: Clock,
+        tasks: TaskGroup,
+        snapshots: SnapshotReader,
+    ) -> None:
+        self._policy = policy
+        self._clock = clock
+        self._tasks = tasks
+        self._snapshots = snapshots
+        self.protocol = StreamProtocol(
+            dialect,
+            ping_interval=policy.ping_interval,
+            dead_after=policy.dead_after,
+            quote_silence=policy.quote_silence,
+            account_id=account_id,
+        )
+        self.connection = WebSocketConnection(
+            http,
+            self.protocol,
+            dialect.endpoint(account_id),
+            policy=policy,
+            clock=clock,
+            execute=self.execute,
+        )
+        self._recoveries = RecoveryDriver(
+            self.protocol, snapshots, tasks=tasks, policy=policy, clock=clock, execute=self.execute
+        )
+        self._waiters: dict[int, asyncio.Future[None]] = {}
+        self._started = False
+
+    def __repr__(self) -> str:
+        return f"Stream({self.connection!r}, {self.protocol.state.value})"
+
+    # ------------------------------------------------------------------ actions
+
+    def execute(self, actions: list[Action]) -> None:
+        """Carry out the protocol's actions, in order."""
+        for action in actions:
+            kind = type(action)
+            if kind is Send:
+                self.connection.send(action.frame)  # type: ignore[union-attr]
+            elif kind is Resolve:
+                self._settle(action)  # type: ignore[arg-type]
+            elif kind is Recover:
+                self._recoveries.start(action.account_id, action.watermark)  # type: ignore[union-attr]
+            elif kind is Close:
+                self.connection.kill(action.reason)  # type: ignore[union-attr]
+            elif kind is SendPing:
+                self.connection.send(None)
+
+    def _settle(self, action: Resolve) -> None:
+        future = self._waiters.get(action.ticket)
+        if future is None or future.done():
+            return
+        if action.error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(action.error)
+
+    def _run(self) -> None:
+        self.execute(self.protocol.take_actions())
+
+    # --------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        """Open the socket in the background (idempotent)."""
+        if not self._started:
+            self._started = True
+            self._tasks.start_soon(self.connection.run)
+
+    async def wait_connected(self) -> None:
+        """Open the socket if needed and wait until it is up.
+
+        Raises the fatal error (``AuthenticationError``...) if the stream
+        cannot be opened, or ``TimeoutError`` after ``subscribe_timeout``.
+        """
+        self._raise_if_fatal()
+        self.start()
+        timeout = self._policy.subscribe_timeout
+        try:
+            with self._clock.fail_after(timeout):
+                while not self.connection.up.is_set():
+                    await self.connection.up.wait()
+        except builtins.TimeoutError:
+            raise TimeoutError(f"the stream was not connected within {timeout:g} s") from None
+        self._raise_if_fatal()
+
+    def _raise_if_fatal(self) -> None:
+        if self.protocol.fatal is not None:
+            raise self.protocol.fatal
+
+    def close(self) -> None:
+        """End every consumer (the session is closing)."""
+        for sink in self.protocol.sinks():
+            sink.close()  # type: ignore[union-attr]
+
+    async def _wait(self, ticket: int | None) -> None:
+        """Wait for the server's answer to ``ticket``; raise its refusal, or time out."""
+        if ticket is None:
+            self._run()
+            return
+        future = self._waiters[ticket] = asyncio.get_running_loop().create_future()
+        self._run()
+        timeout = self._policy.subscribe_timeout
+        try:
+            with self._clock.fail_after(timeout):
+                await future
+        except builtins.TimeoutError:
+            raise TimeoutError(
+                f"the server did not acknowledge the subscription within {timeout:g} s"
+            ) from None
+        finally:
+            del self._waiters[ticket]
+            self.protocol.abandon(ticket)
+
+    # --------------------------------------------------------------- consumers
+
+    async def add_quotes(self, account_id: str, symbols: Sequence[str], sink: QuoteBuffer) -> None:
+        """Route ``symbols`` of ``account_id`` to ``sink``; subscribe what is new.
+
+        Raises ``SubscriptionRefusedError`` (the server's code), the stream's
+        fatal error, or ``TimeoutError``.
+        """
+        self._raise_if_fatal()
+        self.start()
+        ticket = self.protocol.add_quotes(account_id, symbols, sink)
+        try:
+            await self._wait(ticket)
+        except BaseException as exc:
+            # Unless the server refused it, the subscribe may have been applied.
+            refused = isinstance(exc, SubscriptionRefusedError)
+            self.protocol.remove_quotes(account_id, symbols, sink, send=not refused)
+            self._run()
+            raise
+
+    def remove_quotes(self, account_id: str, symbols: Sequence[str], sink: QuoteBuffer) -> None:
+        """Stop routing to ``sink``; unsubscribe symbols nobody needs any more."""
+        self.protocol.remove_quotes(account_id, symbols, sink)
+        self._run()
+
+    async def add_events(self, account_id: str, sink: EventBuffer) -> None:
+        """Route ``account_id``'s order, account and status events to ``sink``.
+
+        The first consumer of an account subscribes it and reads its REST
+        seed while live events are held, so nothing after subscribing is
+        lost. Raises ``SubscriptionRefusedError``, ``TimeoutError``, a REST
+        error from reading the seed, or the stream's fatal error.
+        """
+        self._raise_if_fatal()
+        self.start()
+        ticket = self.protocol.add_events(account_id, sink)
+        if ticket is None:
+            return
+        try:
+            await self._wait(ticket)
+            snapshot = await self._snapshots.seed(account_id)
+        except BaseException as exc:
+            refused = isinstance(exc, SubscriptionRefusedError)
+            self.protocol.remove_events(account_id, sink, send=not refused)
+            if isinstance(exc, FxSocketError):
+                # Consumers that joined meanwhile could not be seeded either.
+                self.protocol.end_events(account_id, exc, send=not refused)
+            elif account_id in self.protocol.feeds:
+                self._tasks.start_soon(self._seed_for_the_others, account_id)
+            self._run()
+            raise
+        self.protocol.seeded(account_id, snapshot)
+        self._run()
+
+    async def _seed_for_the_others(self, account_id: str) -> None:
+        # The first consumer left while seeding; the ones that joined it still need a seed.
+        try:
+            snapshot = await self._snapshots.seed(account_id)
+        except FxSocketError as exc:
+            self.protocol.end_events(account_id, exc, send=True)
+        else:
+            self.protocol.seeded(account_id, snapshot)
+        self._run()
+
+    def remove_events(self, account_id: str, sink: EventBuffer) -> None:
+        """Stop delivering to ``sink``; the last consumer of an account unsubscribes it."""
+        self.protocol.remove_events(account_id, sink)
+        self._run()
+
+    def status_changed(self, change: AccountStatusChanged) -> None:
+        """The account watcher's status changes join the events stream."""
+        self.protocol.status_changed(change)
+        self._run()
+
+    # -------------------------------------------------------------------- stats
+
+    def newest_quote_age(self) -> float | None:
+        """Seconds since a quote last arrived (measured at each liveness tick)."""
+        at = self.protocol.liveness.newest_quote_at
+        return None if at is None else self._clock.monotonic() - at
+
+    def stats(self) -> StreamStats:
+        protocol = self.protocol
+        sinks = protocol.sinks()
+        return StreamStats(
+            connected=protocol.state is LinkState.OPEN,
+            frames=protocol.frames,
+            bytes=protocol.bytes,
+            decode_errors=protocol.decode_errors,
+            unknown_events=protocol.unknown_events,
+            reconnects=protocol.reconnects,
+            gaps=protocol.counters.gaps,
+            recovered_events=protocol.counters.recovered_events,
+            conflated=protocol.retired_conflated + sum(getattr(s, "conflated", 0) for s in sinks),
+            dropped=protocol.retired_dropped + sum(s.dropped for s in sinks),
+            buffer_depth=sum(getattr(s, "depth", 0) for s in sinks),
+            consumers=len(sinks),
+            newest_quote_age=self.newest_quote_age(),
+        )
