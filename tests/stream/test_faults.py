@@ -1,9 +1,11 @@
 """The stream against network and server faults: mute, unanswered pings, refusals, 401.
 
-Liveness is checked by a timer that ticks once a second, so the liveness tests
-here set deadlines of 1.5 s and take a few seconds each; everything else
-reconnects in tens of milliseconds (``FAST_STREAM``). Mute is global in the
-simulator: a test unmutes once it has seen the client open a new connection.
+The liveness tests run the client on a ``FakeClock``: the test moves time one
+liveness tick at a time (``drive``) and lets the loopback I/O that a tick
+causes finish before the next, so deadlines of seconds pass in milliseconds
+and every step is deterministic. Everything else reconnects in tens of
+milliseconds of real time (``FAST_STREAM``). Mute is global in the simulator:
+a test unmutes once it has seen the client open a new connection.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from fxsocket_async import (
     PermissionDeniedError,
     StreamPolicy,
 )
+from fxsocket_async._clock import FakeClock
 from fxsocket_async.simulator import Simulator
 from fxsocket_async.types import Account, Quote
 
@@ -101,6 +104,40 @@ async def session(
         yield fx, account
 
 
+@contextlib.asynccontextmanager
+async def fake_time_session(
+    sim: Simulator, policy: StreamPolicy
+) -> AsyncIterator[tuple[AsyncFxSocket, Account, FakeClock]]:
+    """A client on a ``FakeClock`` with ``policy`` and a connected account."""
+    clock = FakeClock()
+    async with make_streaming_client(sim, stream=policy, clock=clock) as fx:
+        with anyio.fail_after(WAIT):
+            account = await link(fx)
+            # The watcher polls on fake time: finish provisioning and read the account.
+            sim.complete_provisioning(account.id)
+            account = await fx.accounts.get(account.id)
+        assert account.status == "connected"
+        yield fx, account, clock
+
+
+async def drive(clock: FakeClock, step: float, done: Callable[[], bool], what: str) -> None:
+    """Move fake time ``step`` at a time until ``done()``; after each step, let what it
+    woke (a tick, a ping on the loopback socket) run before the next one."""
+    for _ in range(int(WAIT / step) + 1):
+        if done():
+            return
+        clock.advance(step)
+        await settle()
+    raise AssertionError(f"gave up waiting for {what} after {WAIT:g} fake seconds")
+
+
+async def settle() -> None:
+    # A few loop passes and one short real pause: enough for loopback frames to land.
+    for _ in range(5):
+        await anyio.sleep(0)
+    await anyio.sleep(0.002)
+
+
 # ------------------------------------------------------------------ liveness
 
 
@@ -110,7 +147,7 @@ async def test_silent_quotes_while_pings_are_answered_mean_a_dead_stream(
     sim = ticking_sim
     policy = dataclasses.replace(FAST_STREAM, quote_silence=1.5)  # dead_after stays 60 s
     async with (
-        session(sim, policy) as (fx, account),
+        fake_time_session(sim, policy) as (fx, account, clock),
         fx.quotes("EURUSD", account=account.id) as quotes,
         anyio.create_task_group() as tg,
     ):
@@ -120,9 +157,18 @@ async def test_silent_quotes_while_pings_are_answered_mean_a_dead_stream(
             await collector.wait_for_more_than(0)
             handshakes = sim.stats.ws_handshakes
             sim.faults.mute()  # quotes stop, pings would still be answered
+            started = clock.monotonic()
+            await drive(
+                clock,
+                policy.liveness_tick,
+                lambda: stream_stats(fx).reconnects >= 1,
+                "the client to find the stream dead and reconnect",
+            )
+            # Found dead by the quote deadline, not before it.
+            assert clock.monotonic() - started > 1.5
             await poll(lambda: sim.stats.ws_handshakes > handshakes, "a new handshake")
             sim.faults.unmute()
-            # Every quote sent before the mute was read long ago (a reconnect takes > 1 s).
+            # Every quote sent before the mute was read long ago (before the deadline).
             read = len(collector.items)
             await collector.wait_for_more_than(read)
         assert stream_stats(fx).reconnects >= 1
@@ -138,7 +184,7 @@ async def test_a_stream_that_answers_nothing_is_dead_after_its_deadline(
     policy = dataclasses.replace(FAST_STREAM, ping_interval=0.5, dead_after=1.5)
     assert policy.quote_silence is None  # only the frame deadline can find it dead
     async with (
-        session(sim, policy) as (fx, account),
+        fake_time_session(sim, policy) as (fx, account, clock),
         fx.quotes("EURUSD", account=account.id) as quotes,
         anyio.create_task_group() as tg,
     ):
@@ -148,6 +194,14 @@ async def test_a_stream_that_answers_nothing_is_dead_after_its_deadline(
             await collector.wait_for_more_than(0)
             handshakes = sim.stats.ws_handshakes
             sim.faults.mute(answer_pings=False)  # nothing at all: no data, no pongs
+            started = clock.monotonic()
+            await drive(
+                clock,
+                policy.liveness_tick,
+                lambda: stream_stats(fx).reconnects >= 1,
+                "the client to find the stream dead and reconnect",
+            )
+            assert clock.monotonic() - started > 1.5  # not before the frame deadline
             await poll(lambda: sim.stats.ws_handshakes > handshakes, "a new handshake")
             sim.faults.unmute()
             read = len(collector.items)
@@ -161,13 +215,19 @@ async def test_a_mute_stream_that_answers_pings_is_alive_without_quote_consumers
     sim: Simulator,
 ) -> None:
     policy = dataclasses.replace(FAST_STREAM, ping_interval=0.5, dead_after=1.5)
-    async with make_streaming_client(sim, stream=policy) as fx:
+    clock = FakeClock()
+    async with make_streaming_client(sim, stream=policy, clock=clock) as fx:
         with anyio.fail_after(WAIT):
             await fx.connect_stream()
+            await poll(lambda: clock.sleepers > 0, "the liveness ticker to start")
             sim.faults.mute()
             frames = stream_stats(fx).frames
-            # Three pongs: three liveness ticks, longer than the deadline, and no data.
-            await poll(lambda: stream_stats(fx).frames >= frames + 3, "three pongs")
+            # Four pings, each answered before the next: 2 s, longer than the deadline,
+            # and no data; the pongs alone keep it alive.
+            for pong in range(1, 5):
+                clock.advance(policy.ping_interval)
+                await poll(lambda n=pong: stream_stats(fx).frames >= frames + n, f"pong {pong}")
+            assert clock.monotonic() > policy.dead_after
         sim.faults.unmute()
         assert stream_stats(fx).reconnects == 0
         assert sim.stats.ws_handshakes == 1
