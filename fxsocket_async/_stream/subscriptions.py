@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["EventSubscription", "QuoteBatches", "QuoteSubscription"]
 
 
-
 class _Subscription(abc.ABC):
     def __init__(self, stream: Stream, account_id: str) -> None:
         self._stream = stream
