@@ -14,7 +14,6 @@ from anyio.abc import TaskGroup
 
 from ._clock import Clock, SystemClock
 from ._config import RateLimit, RetryPolicy, StreamPolicy, Timeouts, WatcherPolicy
-from ._core.models import Account
 from ._dialects.reference import (
     DEFAULT_BASE_URL,
     DEFAULT_WS_URL,
@@ -26,11 +25,11 @@ from ._exceptions import ConfigurationError, SessionClosedError, ValidationError
 from ._rest.accounts import Accounts
 from ._rest.client import RestClient
 from ._rest.pacing import Pacers
-from ._rest.resource import AccountContext
+from ._rest.resource import AccountContext, BareBucket
 from ._rest.snapshots import SnapshotReader
 from ._rest.trading import AccountClient
 from ._rest.transport import AiohttpTransport
-from ._rest.watcher import MANAGEMENT_BUCKET, AccountWatcher
+from ._rest.watcher import AccountWatcher
 from ._stream.fanout import EventBuffer, QuoteBuffer, QuoteMode
 from ._stream.stream import Stream
 from ._stream.subscriptions import EventSubscription, QuoteSubscription
@@ -91,8 +90,7 @@ class AsyncFxSocket:
         self._tasks: TaskGroup | None = None
         self._rest: RestClient | None = None
         self._management = ReferenceManagement(self.base_url, key)
-        self._bare_bucket: str | None = None
-        self._bare_lock = anyio.Lock()
+        self._bare_bucket: BareBucket | None = None
         self._accounts: Accounts | None = None
         self._watcher: AccountWatcher | None = None
         self._stream: Stream | None = None
@@ -133,6 +131,7 @@ class AsyncFxSocket:
             stack.callback(watcher.close)
             tasks.start_soon(watcher.run)
             accounts = Accounts(rest, self._management, watcher)
+            self._bare_bucket = BareBucket(rest, self._management)
             snapshots = SnapshotReader(accounts, self.account)
             stream = Stream(
                 http,
@@ -167,6 +166,7 @@ class AsyncFxSocket:
         self._accounts = None
         self._rest = None
         self._stream = None
+        self._bare_bucket = None
         if stack is not None:
             await stack.aclose()
 
@@ -188,7 +188,7 @@ class AsyncFxSocket:
         act on the key's only linked account (``AccountRequiredError`` when
         it has several).
         """
-        if self._rest is None or self._tasks is None:
+        if self._rest is None or self._tasks is None or self._bare_bucket is None:
             raise SessionClosedError(
                 "the session is not open: use it inside 'async with AsyncFxSocket(...) as fx'"
             )
@@ -197,25 +197,10 @@ class AsyncFxSocket:
             dialect=ReferenceRest(self.base_url, self._api_key, account_id),
             tasks=self._tasks,
             account_id=account_id,
-            bare_bucket=self._find_bare_bucket,
+            bare_bucket=self._bare_bucket,
             clock=self._clock,
         )
         return AccountClient(context)
-
-    async def _find_bare_bucket(self) -> str:
-        # The bare routes act on the key's only account; one listing finds it.
-        if self._bare_bucket is None:
-            async with self._bare_lock:
-                if self._bare_bucket is None:
-                    assert self._rest is not None
-                    accounts: list[Account] = await self._rest.run(
-                        self._management.list_accounts(),
-                        kind="management",
-                        bucket=MANAGEMENT_BUCKET,
-                    )
-                    only = accounts[0].id if len(accounts) == 1 else "(default account)"
-                    self._bare_bucket = only
-        return self._bare_bucket
 
     # ------------------------------------------------------------ streaming
 

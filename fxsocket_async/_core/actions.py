@@ -38,6 +38,8 @@ class QuoteSink(Protocol):
 
     def fail(self, error: FxSocketError) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class EventSink(Protocol):
     """An events consumer's lossless buffer, as the protocol feeds it."""
@@ -48,6 +50,8 @@ class EventSink(Protocol):
     def push(self, item: Any) -> None: ...
 
     def fail(self, error: FxSocketError) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ from .._core.models import Account, LinkAccountRequest
 from .._dialects.reference import ReferenceManagement
 from .._exceptions import FxSocketError, NotFoundError, ValidationError
 from .client import RestClient
-from .watcher import MANAGEMENT_BUCKET, AccountWatcher, StatusFeed
+from .resource import MANAGEMENT_BUCKET
+from .watcher import AccountWatcher, StatusFeed
 
 __all__ = ["Accounts"]
 

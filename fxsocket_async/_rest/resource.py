@@ -7,15 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+import anyio
 from anyio.abc import TaskGroup
 
 from .._clock import Clock
 from .._core.dialect import RestCall, RestDialect
 from .._core.models import HistoryPage
+from .._dialects.reference import ReferenceManagement
 from .._exceptions import FxSocketError
 from .client import RestClient
 
-__all__ = ["AccountContext", "Resource"]
+__all__ = ["AccountContext", "BareBucket", "Resource"]
+
+#: The pacing bucket of the key's management routes.
+MANAGEMENT_BUCKET = "(management)"
 
 T = TypeVar("T")
 
@@ -65,3 +70,30 @@ class Resource:
         return await self._run(
             self._dialect.history_page(offset, limit, start, end, symbol, order_type)
         )
+
+
+class BareBucket:
+    """The pacing bucket of the bare routes: the key's only account, found once.
+
+    The server counts the bare and the per-account routes of one account
+    together, so they share its bucket here; one account listing finds it.
+    """
+
+    def __init__(self, rest: RestClient, management: ReferenceManagement) -> None:
+        self._rest = rest
+        self._management = management
+        self._bucket: str | None = None
+        self._lock = anyio.Lock()
+
+    async def __call__(self) -> str:
+        """Raises the ``FxSocketError`` of a failed listing."""
+        if self._bucket is None:
+            async with self._lock:
+                if self._bucket is None:
+                    accounts = await self._rest.run(
+                        self._management.list_accounts(),
+                        kind="management",
+                        bucket=MANAGEMENT_BUCKET,
+                    )
+                    self._bucket = accounts[0].id if len(accounts) == 1 else "(default account)"
+        return self._bucket

@@ -35,14 +35,13 @@ from .._exceptions import (
     TimeoutError,
 )
 from .client import RestClient
+from .resource import MANAGEMENT_BUCKET
 
-__all__ = ["MANAGEMENT_BUCKET", "AccountWatcher", "StatusFeed"]
+__all__ = ["AccountWatcher", "StatusFeed"]
 
 log = logging.getLogger("fxsocket_async.watcher")
 
 STATUS_FEED_CAPACITY: Final = 10_000
-#: The pacing bucket of the key's management routes.
-MANAGEMENT_BUCKET: Final = "(management)"
 
 
 class StatusFeed:

@@ -136,7 +136,7 @@ class Stream:
     def close(self) -> None:
         """End every consumer (the session is closing)."""
         for sink in self.protocol.sinks():
-            sink.close()  # type: ignore[union-attr]
+            sink.close()
 
     async def _wait(self, ticket: int | None) -> None:
         """Wait for the server's answer to ``ticket``; raise its refusal, or time out."""
