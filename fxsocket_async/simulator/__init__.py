@@ -9,8 +9,8 @@ market, simulated accounts and trading, and fault injection. From a shell:
 from .._core.events import AccountEvent
 from ._config import DEMO_API_KEY, ApiKey, Scope, SimulatorConfig
 from ._faults import Faults, InjectedFailure
-from ._market import DEFAULT_SYMBOLS, SymbolSpec
 from ._server import Simulator
+from ._symbols import DEFAULT_SYMBOLS, SymbolSpec
 
 __all__ = [
     "DEFAULT_SYMBOLS",

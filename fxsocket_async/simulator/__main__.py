@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from ._config import DEMO_API_KEY, ApiKey, SimulatorConfig
-from ._market import symbol_specs
 from ._server import Simulator
+from ._symbols import symbol_specs
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -33,9 +33,11 @@ from .._core.models import (
     LinkAccountRequest,
 )
 from ._config import ApiKey
-from ._engine import Engine, SimError, _Account
+from ._engine import Engine
+from ._errors import SimError
 from ._faults import Faults
 from ._ratelimit import RateLimiter
+from ._records import AccountRecord
 from ._stream import StreamHub
 
 __all__ = ["Stats", "build_app"]
@@ -164,7 +166,7 @@ class _Routes:
         self.limit(f"key:{key.key}")
         return key
 
-    def trading(self, request: web.Request, scope: str = "read") -> _Account:
+    def trading(self, request: web.Request, scope: str = "read") -> AccountRecord:
         key = self.authenticate(request)
         self.require_scope(key, scope)
         account = self.engine.resolve(key.owner, request.match_info.get("account_id"))

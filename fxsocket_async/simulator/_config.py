@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
-from ._market import DEFAULT_SYMBOLS, SymbolSpec
+from ._symbols import DEFAULT_SYMBOLS, SymbolSpec
 
 __all__ = ["DEMO_API_KEY", "SCOPES", "ApiKey", "Scope", "SimulatorConfig"]
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._stream import StreamHub
@@ -26,8 +26,10 @@ class InjectedFailure:
 class Faults:
     """Steering handles for failures; reached as ``sim.faults``. See docs/simulator.md."""
 
-    def __init__(self, hub: StreamHub) -> None:
+    def __init__(self, hub: StreamHub, monotonic: Callable[[], float]) -> None:
         self._hub = hub
+        # The simulator's own clock, so a test's fake clock also runs out refusals.
+        self._monotonic = monotonic
         self._failures: deque[InjectedFailure] = deque()
         self._refuse_status: int | None = None
         self._refuse_until = math.inf
@@ -55,14 +57,14 @@ class Faults:
     def refuse_handshakes(self, *, status: int = 503, for_seconds: float | None = None) -> None:
         """Refuse new WebSocket handshakes with ``status``, for a while or until accepted."""
         self._refuse_status = status
-        self._refuse_until = math.inf if for_seconds is None else time.monotonic() + for_seconds
+        self._refuse_until = math.inf if for_seconds is None else self._monotonic() + for_seconds
 
     def accept_handshakes(self) -> None:
         self._refuse_status = None
 
     def handshake_refusal(self) -> int | None:
         """The status to refuse a handshake with now, if any."""
-        if self._refuse_status is not None and time.monotonic() >= self._refuse_until:
+        if self._refuse_status is not None and self._monotonic() >= self._refuse_until:
             self._refuse_status = None
         return self._refuse_status
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
@@ -18,13 +18,17 @@ from .._core.events import AccountEvent
 from .._core.models import Account, Quote
 from ._app import Stats, build_app
 from ._config import SimulatorConfig
-from ._engine import Cancel, Engine
+from ._engine import Engine
 from ._faults import Faults
 from ._market import Market
 from ._ratelimit import RateLimiter
+from ._records import Cancel
 from ._stream import StreamHub
 
 __all__ = ["Simulator"]
+
+#: One subscription as ``Simulator.subscriptions()`` lists it: (account_id, channel, symbols).
+Subscription = tuple[str, str, tuple[str, ...]]
 
 log = logging.getLogger("fxsocket_async.simulator")
 
@@ -34,8 +38,8 @@ class Simulator:
 
     ``sim.base_url`` and ``sim.ws_url`` point at it; the other methods steer it
     (docs/simulator.md lists them). ``port=0`` picks a free port. ``monotonic``
-    is the clock of its rate limit and account-update throttle (a test can
-    share a fake clock with the client's pacing).
+    is the clock of its rate limit, account-update throttle and timed
+    handshake refusals (a test can share a fake clock with the client's pacing).
     """
 
     def __init__(
@@ -61,11 +65,9 @@ class Simulator:
             publish=self._publish,
         )
         self._hub = StreamHub(self.engine)
-        self.faults = Faults(self._hub)
+        self.faults = Faults(self._hub, monotonic)
         self.stats = Stats()
-        limiter = (
-            RateLimiter(self.config.rate_limit, monotonic) if self.config.rate_limit else None
-        )
+        limiter = RateLimiter(self.config.rate_limit, monotonic) if self.config.rate_limit else None
         self._app = build_app(
             self.engine,
             self._hub,
@@ -177,7 +179,7 @@ class Simulator:
         """The current quote of ``symbol``."""
         return self.market.quote(symbol)
 
-    def subscriptions(self) -> list[tuple[str, str, tuple[str, ...]]]:
+    def subscriptions(self) -> list[Subscription]:
         """What the stream's connections are subscribed to: (account_id, channel, symbols)."""
         return self._hub.subscriptions()
 
@@ -193,3 +195,30 @@ class Simulator:
         with anyio.fail_after(timeout):
             while len(self._hub.connections) != count:
                 await self._hub.connection_changed.wait()
+
+    async def wait_for_subscriptions(
+        self,
+        expected: Sequence[Subscription] | Callable[[list[Subscription]], bool],
+        timeout: float = 5.0,
+    ) -> None:
+        """Wait until ``subscriptions()`` equals ``expected``, or ``expected(subs)`` is true.
+
+        ``expected`` is either the ``(account_id, channel, symbols)`` tuples to
+        hold, in any order, or a predicate called with ``subscriptions()``
+        after every change. Raises ``TimeoutError`` after ``timeout`` seconds,
+        with the subscriptions of that moment in its message.
+        """
+        if callable(expected):
+            holds, wanted = expected, "the predicate to hold"
+        else:
+            target = sorted((a, c, tuple(sorted(s))) for a, c, s in expected)
+            holds, wanted = target.__eq__, repr(target)
+        try:
+            with anyio.fail_after(timeout):
+                while not holds(self._hub.subscriptions()):
+                    await self._hub.subscription_changed.wait()
+        except TimeoutError:
+            raise TimeoutError(
+                f"waited {timeout} s for {wanted}; the subscriptions are "
+                f"{self._hub.subscriptions()!r}"
+            ) from None

@@ -77,7 +77,9 @@ class StreamHub:
         # muted: quotes and events are dropped; frozen: nothing at all is sent.
         self.muted = False
         self.frozen = False
+        # Set, then replaced, on every change: a waiter re-checks and waits on the new one.
         self.connection_changed = asyncio.Event()
+        self.subscription_changed = asyncio.Event()
 
     # ---------------------------------------------------------------- sending
 
@@ -184,6 +186,10 @@ class StreamHub:
         self.connection_changed.set()
         self.connection_changed = asyncio.Event()
 
+    def _subscriptions_changed(self) -> None:
+        self.subscription_changed.set()
+        self.subscription_changed = asyncio.Event()
+
     # -------------------------------------------------------------- messages
 
     def _reply(self, conn: Connection, message: msgspec.Struct) -> None:
@@ -249,6 +255,7 @@ class StreamHub:
                 self._quote_subs[symbol][msg.account_id].add(conn)
         else:
             self._channel_subs[key].add(conn)
+        self._subscriptions_changed()
         self._reply(
             conn,
             Subscribed(
@@ -289,6 +296,7 @@ class StreamHub:
                 subs.discard(conn)
                 if not subs:
                     del self._channel_subs[key]
+        self._subscriptions_changed()
 
 
 def _request_id(text: str) -> int | None:
