@@ -26,10 +26,11 @@ from datetime import datetime
 from typing import Any
 
 from .actions import EventSink
-from .events import StreamGap
+from .counters import Counters
+from .events import StreamGap, UnknownEvent
 from .recovery import OrderBook, Snapshot, reconcile
 
-__all__ = ["AccountFeed", "GapReason", "Phase"]
+__all__ = ["AccountFeed", "GapReason", "Phase", "deliver_unknown", "gap"]
 
 
 class Phase(enum.Enum):
@@ -53,14 +54,6 @@ def gap(account_id: str, reason: GapReason, started: datetime, ended: datetime) 
         duration=(ended - started).total_seconds(),
         reason=str(reason),
     )
-
-
-@dataclass(slots=True)
-class Counters:
-    """What the feeds have done, for ``stats()``."""
-
-    gaps: int = 0
-    recovered_events: int = 0
 
 
 @dataclass(eq=False, slots=True)
@@ -148,8 +141,17 @@ class AccountFeed:
         self.anchored = False
         return self._begin_recovery(announced)
 
+    def on_status(self, change: Any) -> None:
+        """A status change seen elsewhere (the account watcher): held or delivered."""
+        if self.phase in (Phase.SEEDING, Phase.RECOVERING):
+            self.held.append(change)
+        else:
+            self.deliver(change)
+
     def seeded(self, snapshot: Snapshot) -> bool:
         """The seed was read; return ``True`` when a recovery must start."""
+        if self.phase is not Phase.SEEDING:
+            return False
         self.book.seed(snapshot, self.held)
         self._release()
         pending, self.again = self.again, None
@@ -157,6 +159,8 @@ class AccountFeed:
 
     def recovered(self, snapshot: Snapshot) -> bool:
         """A recovery snapshot was read; return ``True`` when another must start."""
+        if self.phase is not Phase.RECOVERING:
+            return False
         book = self.book
         for event in reconcile(book, snapshot, self.held):
             if book.apply(event):
@@ -202,3 +206,46 @@ class AccountFeed:
     def fail(self, error: Any) -> None:
         for sink in self.sinks:
             sink.fail(error)
+
+
+def deliver_unknown(feeds: dict[str, AccountFeed], event: UnknownEvent) -> None:
+    """An unknown event goes to its account's consumers that want it (every account's
+    when it names none we know)."""
+    account_id = event.raw.get("account_id")
+    if isinstance(account_id, str) and account_id in feeds:
+        targets = [feeds[account_id]]
+    else:
+        targets = list(feeds.values())
+    for feed in targets:
+        for sink in feed.sinks:
+            if sink.include_unknown:
+                sink.push(event)
+
+
+class Feeds(dict[str, AccountFeed]):
+    """The events feeds of one socket, by account."""
+
+    def needing_recovery_after_reconnect(self, down_since: datetime, wall: datetime) -> list[str]:
+        """Every feed learns of the reconnect; return the accounts that must recover now."""
+        return [
+            feed.account_id
+            for feed in list(self.values())
+            if feed.reconnected(gap(feed.account_id, GapReason.RECONNECT, down_since, wall))
+        ]
+
+    def seeded(self, account_id: str, snapshot: Snapshot) -> bool:
+        """Hand a seed to its feed; ``True`` when a recovery must start."""
+        feed = self.get(account_id)
+        return feed is not None and feed.seeded(snapshot)
+
+    def recovered(self, account_id: str, snapshot: Snapshot) -> bool:
+        """Hand a recovery snapshot to its feed; ``True`` when another recovery must start."""
+        feed = self.get(account_id)
+        return feed is not None and feed.recovered(snapshot)
+
+    def recovering(self, account_id: str) -> bool:
+        feed = self.get(account_id)
+        return feed is not None and feed.phase is Phase.RECOVERING
+
+    def sinks(self) -> list[EventSink]:
+        return [sink for feed in self.values() for sink in feed.sinks]

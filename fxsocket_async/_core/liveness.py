@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .counters import Counters
+
 __all__ = ["Liveness", "Verdict"]
 
 
@@ -38,15 +40,14 @@ class Liveness:
         #: When a quote last arrived (monotonic seconds), ``None`` before the first.
         self.newest_quote_at: float | None = None
 
-    def start(self, now: float, frames: int, quotes: int) -> None:
+    def start(self, now: float, counts: Counters) -> None:
         """A connection was made at ``now``: every deadline starts from it."""
-        self._frames_seen, self._quotes_seen = frames, quotes
+        self._frames_seen, self._quotes_seen = counts.frames, counts.quote_frames
         self._frames_at = self._quotes_at = self._pinged_at = now
 
-    def tick(
-        self, now: float, frames: int, quotes: int, *, quotes_wanted: bool, market_open: bool
-    ) -> Verdict:
+    def tick(self, now: float, counts: Counters, quotes_wanted: bool, market_open: bool) -> Verdict:
         """Check the deadlines with the reader's counts as of ``now``."""
+        frames, quotes = counts.frames, counts.quote_frames
         if frames != self._frames_seen:
             self._frames_seen, self._frames_at = frames, now
         if quotes != self._quotes_seen:

@@ -25,20 +25,20 @@ import msgspec
 
 from .._exceptions import FxSocketError, ProtocolError
 from .actions import Action, Close, EventSink, QuoteSink, Recover, Resolve, Send, SendPing
+from .counters import Counters
 from .dialect import Acked, Notice, Refused, ServerDropped, StreamDialect, Topic
 from .events import AccountStatusChanged, UnknownEvent
-from .feeds import AccountFeed, Counters, GapReason, Phase, gap
+from .feeds import AccountFeed, Feeds, deliver_unknown
 from .liveness import Liveness
 from .models import Quote
 from .recovery import OrderBook, Snapshot
+from .routing import QuoteRoutes
 from .subscriptions import Refusal, SubscriptionTable
 
 __all__ = ["LinkState", "StreamProtocol"]
 
 log = logging.getLogger("fxsocket_async.stream")
 
-#: The most frames the reader takes in a burst before it flushes and yields.
-FLUSH_EVERY: Final = 512
 _MALFORMED_LOG_EVERY: Final = 1000
 
 
@@ -70,17 +70,11 @@ class StreamProtocol:
         self.fatal: FxSocketError | None = None
         self.table = SubscriptionTable(dialect)
         self.liveness = Liveness(ping_interval, dead_after, quote_silence)
-        self.feeds: dict[str, AccountFeed] = {}
-        # account -> symbol -> sinks: the quote hot path's one lookup.
-        self.quote_routes: dict[str, dict[str, list[QuoteSink]]] = {}
+        self.feeds = Feeds()
+        self.quotes = QuoteRoutes()
         self._actions: list[Action] = []
         self._down_since: datetime | None = None
         self.counters = Counters()
-        self.frames = self.bytes = self.quote_frames = 0
-        self.decode_errors = self.unknown_events = self.reconnects = 0
-        self.notices = self.server_dropped = 0
-        self.retired_conflated = self.retired_dropped = 0
-        self.flush_every = FLUSH_EVERY
 
     def __repr__(self) -> str:
         return f"StreamProtocol({self.dialect.name}, {self.state.value})"
@@ -102,15 +96,14 @@ class StreamProtocol:
         """The socket is open: replay what the server must know; a reconnect is a gap."""
         was_down, self._down_since = self._down_since, None
         self.state = LinkState.OPEN
-        self.liveness.start(now, self.frames, self.quote_frames)
+        self.liveness.start(now, self.counters)
         for message in self.table.replay_plan():
             self._actions.append(Send(message.frame))
         if was_down is None:
             return
-        self.reconnects += 1
-        for feed in list(self.feeds.values()):
-            if feed.reconnected(gap(feed.account_id, GapReason.RECONNECT, was_down, wall)):
-                self._recover(feed)
+        self.counters.reconnects += 1
+        for account_id in self.feeds.needing_recovery_after_reconnect(was_down, wall):
+            self._recover(account_id)
 
     def connection_lost(self, wall: datetime) -> None:
         """The socket is gone; the I/O layer reconnects (or calls ``failed``)."""
@@ -137,13 +130,7 @@ class StreamProtocol:
         """A liveness tick at monotonic ``now``: maybe ping, maybe declare the socket dead."""
         if self.state is not LinkState.OPEN:
             return
-        verdict = self.liveness.tick(
-            now,
-            self.frames,
-            self.quote_frames,
-            quotes_wanted=bool(self.quote_routes),
-            market_open=market_open,
-        )
+        verdict = self.liveness.tick(now, self.counters, bool(self.quotes), market_open)
         if verdict.dead is not None:
             self._actions.append(Close(verdict.dead))
         elif verdict.ping:
@@ -158,12 +145,12 @@ class StreamProtocol:
         skipped; it never ends the stream."""
         if not frames:
             return
-        self.frames += len(frames)
-        self.bytes += sum(map(len, frames))
+        self.counters.frames += len(frames)
+        self.counters.bytes += sum(map(len, frames))
         decode = self.dialect.decode
         quote_type: Any = self.dialect.quote_type  # Any: no narrowing of the decoded frame
         implied = self.account_id
-        route = self._route_quotes
+        route = self.quotes.route
         run: list[Quote] = []
         extend = run.append
         run_account = run_symbol = ""
@@ -196,23 +183,19 @@ class StreamProtocol:
                 self._dispatch(event, wall)
         if run:
             route(run_account, run_symbol, run)
-        self.quote_frames += len(frames) - others
-
-    def _route_quotes(self, account_id: str, symbol: str, quotes: list[Quote]) -> None:
-        by_symbol = self.quote_routes.get(account_id)
-        if by_symbol is not None:
-            for sink in by_symbol.get(symbol, ()):
-                sink.push_many(quotes)
+        self.counters.quote_frames += len(frames) - others
 
     def _decode_slowly(self, data: Any) -> Any:
         try:
             return self.dialect.decode_slowly(data)
         except (ProtocolError, RecursionError, ValueError) as exc:
-            self.decode_errors += 1
-            if self.decode_errors % _MALFORMED_LOG_EVERY == 1:
+            self.counters.decode_errors += 1
+            if self.counters.decode_errors % _MALFORMED_LOG_EVERY == 1:
                 text = exc.message if isinstance(exc, ProtocolError) else type(exc).__name__
                 log.warning(
-                    "skipping a malformed stream frame (%d so far): %s", self.decode_errors, text
+                    "skipping a malformed stream frame (%d so far): %s",
+                    self.counters.decode_errors,
+                    text,
                 )
             return None
 
@@ -229,29 +212,18 @@ class StreamProtocol:
                 if refusal is not None:
                     self._refused(refusal)
             case Notice(code=code, message=message):
-                self.notices += 1
+                self.counters.notices += 1
                 log.warning("stream error from the server: %s %s", code, message)
             case ServerDropped(count=count):
-                self.server_dropped += count
+                self.counters.server_dropped += count
                 log.warning("the server dropped %d messages for this slow client", count)
             case UnknownEvent():
-                self.unknown_events += 1
-                self._deliver_unknown(item)
+                self.counters.unknown_events += 1
+                deliver_unknown(self.feeds, item)
             case _:
                 feed = self.feeds.get(getattr(item, "account_id", "") or self.account_id)
                 if feed is not None and feed.on_event(item, wall):
-                    self._recover(feed)
-
-    def _deliver_unknown(self, event: UnknownEvent) -> None:
-        account_id = event.raw.get("account_id")
-        if isinstance(account_id, str) and account_id in self.feeds:
-            feeds = [self.feeds[account_id]]
-        else:
-            feeds = list(self.feeds.values())
-        for feed in feeds:
-            for sink in feed.sinks:
-                if sink.include_unknown:
-                    sink.push(event)
+                    self._recover(feed.account_id)
 
     def _refused(self, refusal: Refusal) -> None:
         request, error = refusal.request, refusal.error
@@ -266,17 +238,13 @@ class StreamProtocol:
             if topic.kind == "quotes":
                 self._end_quote_topic(topic, error)
             else:
-                self._end_feed(topic.account_id, error, send=False)
+                self.end_events(topic.account_id, error, send=False)
 
     def _end_quote_topic(self, topic: Topic, error: FxSocketError) -> None:
-        by_symbol = self.quote_routes.get(topic.account_id, {})
-        for sink in by_symbol.pop(topic.symbol or "", []):
+        for sink in self.quotes.drop(topic.account_id, topic.symbol or ""):
             sink.fail(error)
             self._retire(sink)
             self.table.release([topic], online=False)
-        if not by_symbol:
-            self.quote_routes.pop(topic.account_id, None)
-        self._resize()
 
     # --------------------------------------------------------------- consumers
 
@@ -286,10 +254,7 @@ class StreamProtocol:
         Returns the ticket whose ``Resolve`` says the server acknowledged (or
         refused) it, or ``None`` when nothing is awaited.
         """
-        by_symbol = self.quote_routes.setdefault(account_id, {})
-        for symbol in symbols:
-            by_symbol.setdefault(symbol, []).append(sink)
-        self._resize()
+        self.quotes.add(account_id, symbols, sink)
         topics = [Topic(account_id, "quotes", s) for s in symbols]
         ticket, messages = self.table.acquire(topics, self.online)
         self._actions.extend(Send(m.frame) for m in messages)
@@ -299,19 +264,9 @@ class StreamProtocol:
         self, account_id: str, symbols: Sequence[str], sink: QuoteSink, *, send: bool = True
     ) -> None:
         """Stop routing to ``sink``; unsubscribe the symbols nobody needs any more."""
-        by_symbol = self.quote_routes.get(account_id, {})
-        held = []
-        for symbol in symbols:
-            sinks = by_symbol.get(symbol)
-            if sinks is not None and sink in sinks:
-                sinks.remove(sink)
-                held.append(Topic(account_id, "quotes", symbol))
-                if not sinks:
-                    del by_symbol[symbol]
-        if not by_symbol:
-            self.quote_routes.pop(account_id, None)
+        had = self.quotes.remove(account_id, symbols, sink)
         self._retire(sink)
-        self._resize()
+        held = [Topic(account_id, "quotes", symbol) for symbol in had]
         frames = self.table.release(held, self.online and send)
         self._actions.extend(Send(f) for f in frames)
 
@@ -326,31 +281,25 @@ class StreamProtocol:
         if feed is not None:
             feed.sinks.append(sink)
             return None
-        feed = AccountFeed(
-            OrderBook(account_id), self.counters, numbered=self.dialect.events_carry_seq
-        )
-        feed.sinks.append(sink)
-        self.feeds[account_id] = feed
+        numbered = self.dialect.events_carry_seq
+        self.feeds[account_id] = AccountFeed(OrderBook(account_id), self.counters, numbered, [sink])
         ticket, messages = self.table.acquire([Topic(account_id, "events")], self.online)
         self._actions.extend(Send(m.frame) for m in messages)
         return ticket
 
     def seeded(self, account_id: str, snapshot: Snapshot) -> None:
         """The seed of a new events feed was read: deliver what was held."""
-        feed = self.feeds.get(account_id)
-        if feed is not None and feed.phase is Phase.SEEDING and feed.seeded(snapshot):
-            self._recover(feed)
+        if self.feeds.seeded(account_id, snapshot):
+            self._recover(account_id)
 
     def recovered(self, account_id: str, snapshot: Snapshot) -> None:
         """A ``Recover`` snapshot was read: deliver what the gap hid, then what was held."""
-        feed = self.feeds.get(account_id)
-        if feed is not None and feed.phase is Phase.RECOVERING and feed.recovered(snapshot):
-            self._recover(feed)
+        if self.feeds.recovered(account_id, snapshot):
+            self._recover(account_id)
 
     def recovering(self, account_id: str) -> bool:
         """Whether a recovery of ``account_id`` still waits for its snapshot."""
-        feed = self.feeds.get(account_id)
-        return feed is not None and feed.phase is Phase.RECOVERING
+        return self.feeds.recovering(account_id)
 
     def remove_events(self, account_id: str, sink: EventSink, *, send: bool = True) -> None:
         """Stop delivering to ``sink``; the last consumer of an account unsubscribes it."""
@@ -361,13 +310,10 @@ class StreamProtocol:
             feed.sinks.remove(sink)
         self._retire(sink)
         if not feed.sinks:
-            self._end_feed(account_id, None, send=send)
+            self.end_events(account_id, None, send=send)
 
-    def end_events(self, account_id: str, error: FxSocketError, *, send: bool) -> None:
-        """End every consumer of ``account_id``'s events with ``error`` (a failed seed...)."""
-        self._end_feed(account_id, error, send=send)
-
-    def _end_feed(self, account_id: str, error: FxSocketError | None, *, send: bool) -> None:
+    def end_events(self, account_id: str, error: FxSocketError | None, *, send: bool) -> None:
+        """End every consumer of ``account_id``'s events (with ``error``: a failed seed...)."""
         feed = self.feeds.pop(account_id, None)
         if feed is None:
             return
@@ -385,40 +331,18 @@ class StreamProtocol:
     def status_changed(self, change: AccountStatusChanged) -> None:
         """A status change seen elsewhere (the account watcher) joins the feed."""
         feed = self.feeds.get(change.account_id)
-        if feed is None:
-            return
-        if feed.phase in (Phase.SEEDING, Phase.RECOVERING):
-            feed.held.append(change)
-        else:
-            feed.deliver(change)
+        if feed is not None:
+            feed.on_status(change)
 
-    def _recover(self, feed: AccountFeed) -> None:
-        self._actions.append(Recover(feed.account_id, feed.book.watermark))
+    def _recover(self, account_id: str) -> None:
+        self._actions.append(Recover(account_id, self.feeds[account_id].book.watermark))
 
     # ------------------------------------------------------------------- stats
 
-    def _resize(self) -> None:
-        # The reader flushes at least twice per smallest quote buffer, so a
-        # consumer that is always ready never finds its buffer full.
-        smallest = min((s.capacity for s in self.quote_sinks()), default=2 * FLUSH_EVERY)
-        self.flush_every = max(1, min(FLUSH_EVERY, smallest // 2))
-
     def _retire(self, sink: QuoteSink | EventSink) -> None:
-        self.retired_conflated += getattr(sink, "conflated", 0)
-        self.retired_dropped += sink.dropped
-
-    def quote_sinks(self) -> list[QuoteSink]:
-        """Every quote consumer, once each."""
-        unique: dict[int, QuoteSink] = {}
-        for by_symbol in self.quote_routes.values():
-            for sinks in by_symbol.values():
-                for sink in sinks:
-                    unique[id(sink)] = sink
-        return list(unique.values())
+        self.counters.retired_conflated += getattr(sink, "conflated", 0)
+        self.counters.retired_dropped += sink.dropped
 
     def sinks(self) -> list[QuoteSink | EventSink]:
         """Every consumer of this socket."""
-        found: list[QuoteSink | EventSink] = list(self.quote_sinks())
-        for feed in self.feeds.values():
-            found.extend(feed.sinks)
-        return found
+        return [*self.quotes.sinks(), *self.feeds.sinks()]

@@ -9,7 +9,7 @@ writer, and the liveness ticker. Then it starts over.
 
 The reader parks frames and hands them to the protocol per batch: a batch is
 what arrived since the reader last yielded, flushed when it blocks on the
-socket or, in a burst, every ``protocol.flush_every`` frames, right before
+socket or, in a burst, every ``protocol.quotes.flush_every`` frames, right before
 yielding, so the consumers it wakes run before it reads on.
 """
 
@@ -211,7 +211,7 @@ class WebSocketConnection:
                 if actions:
                     execute(actions)
 
-        every = protocol.flush_every
+        every = protocol.quotes.flush_every
         try:
             while True:
                 msg = await receive()
@@ -225,7 +225,7 @@ class WebSocketConnection:
                 elif parked >= every:
                     flush()
                     await asyncio.sleep(0)
-                    every = protocol.flush_every
+                    every = protocol.quotes.flush_every
                     schedule(flush)
                 park(msg.data)
         finally:

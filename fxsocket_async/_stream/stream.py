@@ -239,19 +239,19 @@ class Stream:
         return None if at is None else self._clock.monotonic() - at
 
     def stats(self) -> StreamStats:
-        protocol = self.protocol
-        sinks = protocol.sinks()
+        counts = self.protocol.counters
+        sinks = self.protocol.sinks()
         return StreamStats(
-            connected=protocol.state is LinkState.OPEN,
-            frames=protocol.frames,
-            bytes=protocol.bytes,
-            decode_errors=protocol.decode_errors,
-            unknown_events=protocol.unknown_events,
-            reconnects=protocol.reconnects,
-            gaps=protocol.counters.gaps,
-            recovered_events=protocol.counters.recovered_events,
-            conflated=protocol.retired_conflated + sum(getattr(s, "conflated", 0) for s in sinks),
-            dropped=protocol.retired_dropped + sum(s.dropped for s in sinks),
+            connected=self.protocol.state is LinkState.OPEN,
+            frames=counts.frames,
+            bytes=counts.bytes,
+            decode_errors=counts.decode_errors,
+            unknown_events=counts.unknown_events,
+            reconnects=counts.reconnects,
+            gaps=counts.gaps,
+            recovered_events=counts.recovered_events,
+            conflated=counts.retired_conflated + sum(getattr(s, "conflated", 0) for s in sinks),
+            dropped=counts.retired_dropped + sum(s.dropped for s in sinks),
             buffer_depth=sum(getattr(s, "depth", 0) for s in sinks),
             consumers=len(sinks),
             newest_quote_age=self.newest_quote_age(),

@@ -213,7 +213,7 @@ def test_consumers_of_one_symbol_share_one_server_subscription() -> None:
         b'{"action":"unsubscribe","id":2,"channel":"quotes","account_id":"acc_1",'
         b'"symbols":["EURUSD"]}'
     ]
-    assert p.quote_routes == {}
+    assert p.quotes.by_account == {}
 
 
 def test_a_consumer_that_adds_one_new_symbol_subscribes_only_that_one() -> None:
@@ -261,8 +261,8 @@ def test_quotes_reach_the_consumers_of_their_account_and_symbol_in_runs() -> Non
     assert [q.bid for q in eur.quotes] == [1.08340, 1.08341, 1.08343]
     assert eur.runs == [2, 1]  # one push per run of one symbol
     assert [q.bid for q in gbp.quotes] == [1.26]
-    assert p.frames == 6
-    assert p.quote_frames == 6
+    assert p.counters.frames == 6
+    assert p.counters.quote_frames == 6
 
 
 @pytest.mark.parametrize(
@@ -282,7 +282,7 @@ def test_an_undecodable_frame_is_counted_and_skipped(frame: str) -> None:
     p.add_quotes(ACC, ["EURUSD"], sink)
     feed(p, quote_frame("EURUSD", 1.1), frame, quote_frame("EURUSD", 1.2))
     assert [q.bid for q in sink.quotes] == [1.1, 1.2]
-    assert p.decode_errors == 1
+    assert p.counters.decode_errors == 1
 
 
 def test_an_unknown_type_reaches_the_events_consumers_that_want_it() -> None:
@@ -297,7 +297,7 @@ def test_an_unknown_type_reaches_the_events_consumers_that_want_it() -> None:
         )
     ]
     assert does_not.items == []
-    assert p.unknown_events == 1
+    assert p.counters.unknown_events == 1
 
 
 # ------------------------------------------------------------ replay, refusals
@@ -328,7 +328,7 @@ def test_a_reconnect_replays_every_live_subscription_and_announces_a_gap() -> No
     assert events.items == [
         StreamGap(accounts=(ACC,), started_at=lost, ended_at=back, duration=2.0, reason="reconnect")
     ]
-    assert p.reconnects == 1
+    assert p.counters.reconnects == 1
     # Replays are acknowledged like anything else, with nobody waiting on them.
     assert feed(p, *[f'{{"type":"subscribed","id":{i}}}' for i in (4, 5, 6)]) == []
 
@@ -368,8 +368,8 @@ def test_a_refused_replay_ends_exactly_its_consumers() -> None:
     assert "after reconnecting" in error.message
     assert "acc_1" in error.message
     assert gbp_other.errors == []
-    assert ACC not in p.quote_routes
-    assert "acc_2" in p.quote_routes
+    assert ACC not in p.quotes.by_account
+    assert "acc_2" in p.quotes.by_account
     # Nothing is left to replay for it next time.
     p.connection_lost(T0)
     p.connection_made(T0, 2.0)

@@ -1,0 +1,28 @@
+"""What one stream socket has seen and done, for ``stats()``; nothing is lost silently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Counters"]
+
+
+@dataclass(slots=True)
+class Counters:
+    """Counters of one ``StreamProtocol`` (its feeds update ``gaps`` and ``recovered_events``)."""
+
+    frames: int = 0
+    bytes: int = 0
+    quote_frames: int = 0
+    decode_errors: int = 0
+    unknown_events: int = 0
+    reconnects: int = 0
+    gaps: int = 0
+    recovered_events: int = 0
+    #: Stream-level error frames that answered no request.
+    notices: int = 0
+    #: Messages the server says it dropped because this client lagged.
+    server_dropped: int = 0
+    #: Conflated and dropped counts of consumers that have left.
+    retired_conflated: int = 0
+    retired_dropped: int = 0

@@ -1,0 +1,236 @@
+"""The reference dialect's REST calls and error bodies (``{"error", "message"}``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Final, TypeVar
+
+import msgspec
+
+from ..._core.codec import decode_reply, encode, parse_retry_after, preview
+from ..._core.dialect import HttpReply, HttpRequest, RestCall
+from ..._core.models import (
+    Account,
+    AccountSummary,
+    Candle,
+    CandlesReply,
+    CloseOrderReply,
+    CreateOrderRequest,
+    ErrorBody,
+    HistoryPage,
+    LinkAccountRequest,
+    ModifyOrderReply,
+    ModifyOrderRequest,
+    OrderReply,
+    Position,
+    Quote,
+)
+from ..._exceptions import APIError, error_from_response
+from .routes import (
+    account_headers,
+    account_path,
+    accounts_path,
+    candles_path,
+    candles_query,
+    history_path,
+    history_query,
+    management_headers,
+    order_path,
+    orders_path,
+    positions_path,
+    quote_path,
+    summary_path,
+)
+
+__all__ = ["ReferenceManagement", "ReferenceRest", "decode_error"]
+
+T = TypeVar("T")
+
+
+def decode_error(
+    status: int, body: bytes, *, retry_after: str | None = None, now: datetime | None = None
+) -> APIError:
+    """Turn an error reply into the matching exception of our tree.
+
+    A body that is not the contract's ``{"error", "message"}`` still gives an
+    exception of the status's class, with the body's start as its message.
+    """
+    try:
+        parsed = msgspec.json.decode(body, type=ErrorBody)
+        code, message = parsed.error, parsed.message or parsed.error
+    except msgspec.DecodeError:
+        code = f"http_{status}"
+        message = preview(body).strip() or f"HTTP {status} with no error body"
+    return error_from_response(
+        status, code, message, retry_after=parse_retry_after(retry_after, now=now)
+    )
+
+
+def _reader(reply_type: Any) -> Callable[[HttpReply], Any]:
+    """How to read a reply whose success body is ``reply_type`` (``None``: no body)."""
+
+    def read(reply: HttpReply) -> Any:
+        if reply.status >= 400:
+            raise decode_error(
+                reply.status,
+                reply.body,
+                retry_after=reply.headers.get("Retry-After"),
+                now=reply.received_at,
+            )
+        if reply_type is None:
+            return None
+        return decode_reply(reply.body, reply_type, status=reply.status)
+
+    return read
+
+
+def _candles(reply: HttpReply) -> list[Candle]:
+    page: CandlesReply = _CANDLES_READER(reply)
+    return page.candles
+
+
+_CANDLES_READER: Final = _reader(CandlesReply)
+
+
+class _Routes:
+    """Builds ``RestCall``s against one base URL."""
+
+    def __init__(self, base_url: str) -> None:
+        self._base_url = base_url.rstrip("/")
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        read: Callable[[HttpReply], T],
+        *,
+        idempotent: bool = True,
+        query: dict[str, str] | None = None,
+        body: msgspec.Struct | None = None,
+    ) -> RestCall[T]:
+        request = HttpRequest(
+            method,
+            self._base_url + path,
+            headers=headers,
+            query=query,
+            body=None if body is None else encode(body),
+        )
+        return RestCall(request, read, idempotent)
+
+
+class ReferenceManagement(_Routes):
+    """The key's management routes (``/v1/accounts``), shared by both dialects."""
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        super().__init__(base_url)
+        self._headers = management_headers(api_key)
+
+    def __repr__(self) -> str:
+        return f"ReferenceManagement(base_url={self._base_url!r})"
+
+    def list_accounts(self) -> RestCall[list[Account]]:
+        return self._call("GET", accounts_path(), self._headers, _reader(list[Account]))
+
+    def get_account(self, account_id: str) -> RestCall[Account]:
+        return self._call("GET", account_path(account_id), self._headers, _reader(Account))
+
+    def link_account(self, request: LinkAccountRequest) -> RestCall[Account]:
+        # Never sent twice after an ambiguous failure: a link is not idempotent.
+        return self._call(
+            "POST", accounts_path(), self._headers, _reader(Account), idempotent=False, body=request
+        )
+
+    def unlink_account(self, account_id: str) -> RestCall[None]:
+        # A repeated unlink is judged by its reply (404 after a lost reply).
+        return self._call("DELETE", account_path(account_id), self._headers, _reader(None))
+
+
+class ReferenceRest(_Routes):
+    """One account's operations in the reference dialect (``account_id=None``: bare routes)."""
+
+    name = "reference"
+
+    def __init__(self, base_url: str, api_key: str, account_id: str | None) -> None:
+        super().__init__(base_url)
+        self._api_key = api_key
+        self._headers = account_headers(api_key)
+        self.account_id = account_id
+
+    def __repr__(self) -> str:
+        return f"ReferenceRest(base_url={self._base_url!r}, account_id={self.account_id!r})"
+
+    def summary(self) -> RestCall[AccountSummary]:
+        return self._call(
+            "GET", summary_path(self.account_id), self._headers, _reader(AccountSummary)
+        )
+
+    def positions(self) -> RestCall[list[Position]]:
+        return self._call(
+            "GET", positions_path(self.account_id), self._headers, _reader(list[Position])
+        )
+
+    def pending_orders(self) -> RestCall[list[OrderReply]]:
+        return self._call(
+            "GET", orders_path(self.account_id), self._headers, _reader(list[OrderReply])
+        )
+
+    def create_order(self, order: CreateOrderRequest, idempotency_key: str) -> RestCall[OrderReply]:
+        # Idempotent because the key travels with every attempt: a replay trades nothing.
+        headers = account_headers(self._api_key, idempotency_key=idempotency_key)
+        return self._call(
+            "POST", orders_path(self.account_id), headers, _reader(OrderReply), body=order
+        )
+
+    def modify_order(self, order_id: str, change: ModifyOrderRequest) -> RestCall[ModifyOrderReply]:
+        # Absolute values: sending the same change twice leaves the same order.
+        return self._call(
+            "PATCH",
+            order_path(self.account_id, order_id),
+            self._headers,
+            _reader(ModifyOrderReply),
+            body=change,
+        )
+
+    def close_order(self, order_id: str) -> RestCall[CloseOrderReply]:
+        # Judged by its reply: a 404 after a retry is checked against the history.
+        return self._call(
+            "DELETE", order_path(self.account_id, order_id), self._headers, _reader(CloseOrderReply)
+        )
+
+    def quote(self, symbol: str) -> RestCall[Quote]:
+        return self._call("GET", quote_path(self.account_id, symbol), self._headers, _reader(Quote))
+
+    def candles(
+        self,
+        symbol: str,
+        timeframe: str,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int | None,
+    ) -> RestCall[list[Candle]]:
+        return self._call(
+            "GET",
+            candles_path(self.account_id, symbol),
+            self._headers,
+            _candles,
+            query=candles_query(timeframe, start, end, limit),
+        )
+
+    def history_page(
+        self,
+        offset: int,
+        limit: int,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        symbol: str | None = None,
+        order_type: str | None = None,
+    ) -> RestCall[HistoryPage]:
+        return self._call(
+            "GET",
+            history_path(self.account_id),
+            self._headers,
+            _reader(HistoryPage),
+            query=history_query(start, end, symbol, order_type, offset, limit),
+        )
