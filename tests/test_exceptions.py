@@ -313,6 +313,17 @@ def test_misuse_is_kept_apart_from_the_servers_answers() -> None:
         fx.ValidationError("m", status=400)  # type: ignore[call-arg]
 
 
+def test_api_errors_always_carry_the_servers_status() -> None:
+    # Only a server's answer is an APIError, so there is always a status to carry.
+    with pytest.raises(TypeError):
+        fx.APIError("m")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        fx.BadRequestError("m", code="invalid_volume")  # type: ignore[call-arg]
+    assert fx.RateLimitedError("m").status == 429
+    for local in (fx.ValidationError("m"), fx.SessionClosedError("m"), fx.UsageError("m")):
+        assert local.status is None
+
+
 @pytest.mark.parametrize(
     "exc",
     [

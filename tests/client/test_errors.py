@@ -42,8 +42,7 @@ from fxsocket_async import (
 )
 from fxsocket_async.simulator import Simulator
 from fxsocket_async.types import Account
-
-from .conftest import READ_KEY, TRADE_KEY, WAIT, link, make_client, next_login
+from tests.helpers.sim import READ_KEY, TRADE_KEY, WAIT, link, make_client, next_login
 
 pytestmark = pytest.mark.anyio
 

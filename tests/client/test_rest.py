@@ -23,8 +23,16 @@ from fxsocket_async import (
 from fxsocket_async._core.models import CandlesReply
 from fxsocket_async.simulator import Simulator
 from fxsocket_async.types import Account, Candle
-
-from .conftest import FULL_KEY, PASSWORD, SERVER, WAIT, link, make_client, next_login, sim_config
+from tests.helpers.sim import (
+    FULL_KEY,
+    PASSWORD,
+    SERVER,
+    WAIT,
+    link,
+    make_client,
+    next_login,
+    sim_config,
+)
 
 pytestmark = pytest.mark.anyio
 

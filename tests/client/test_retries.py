@@ -33,8 +33,7 @@ from fxsocket_async import (
 )
 from fxsocket_async.simulator import Simulator
 from fxsocket_async.types import Account, OrderCancelled, OrderClosed, OrderModified, OrderOpened
-
-from .conftest import READ_KEY, TRADE_KEY, WAIT, link, make_client, sim_config
+from tests.helpers.sim import READ_KEY, TRADE_KEY, WAIT, link, make_client, sim_config
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,7 @@ import logging
 import socket
 import traceback
 import warnings
-from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -36,8 +35,8 @@ from fxsocket_async import (
 )
 from fxsocket_async.simulator import ApiKey, Simulator
 from fxsocket_async.types import Account
-
-from .conftest import FULL_KEY, WAIT, link, make_client, sim_config
+from tests.helpers.routes import watch_routes
+from tests.helpers.sim import FULL_KEY, WAIT, link, make_client, sim_config
 
 pytestmark = pytest.mark.anyio
 
@@ -85,41 +84,6 @@ def session_tasks(baseline: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
             continue
         leftovers.append(task)
     return leftovers
-
-
-class RouteCounter(Counter[str]):
-    """``sim.stats.routes`` that a test can wait on: ``await routes.reached(route, n)``."""
-
-    def __init__(self, initial: Counter[str]) -> None:
-        self._waiters: list[tuple[str, int, anyio.Event]] = []
-        super().__init__(initial)
-
-    def __setitem__(self, key: str, value: int) -> None:
-        super().__setitem__(key, value)
-        for route, count, event in self._waiters:
-            if route == key and value >= count:
-                event.set()
-
-    async def reached(self, route: str, count: int) -> None:
-        """Return once the server has received ``count`` requests of ``route``."""
-        if self[route] >= count:
-            return
-        event = anyio.Event()
-        self._waiters.append((route, count, event))
-        with anyio.fail_after(WAIT):
-            await event.wait()
-
-
-def watch_routes(sim: Simulator) -> RouteCounter:
-    routes = RouteCounter(sim.stats.routes)
-    sim.stats.routes = routes
-    return routes
-
-
-@pytest.fixture
-async def slow_sim(anyio_backend: str) -> AsyncIterator[Simulator]:
-    async with Simulator(sim_config(provision_delay=60)) as simulator:
-        yield simulator
 
 
 def closed_port() -> int:

@@ -18,8 +18,7 @@ import pytest
 from fxsocket_async import REMOVE, AccountClient, AsyncFxSocket, FxSocketError, ValidationError
 from fxsocket_async.simulator import Simulator
 from fxsocket_async.types import Account
-
-from .conftest import PASSWORD, SERVER, WAIT, next_login
+from tests.helpers.sim import PASSWORD, SERVER, WAIT, next_login
 
 pytestmark = pytest.mark.anyio
 

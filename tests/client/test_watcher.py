@@ -8,8 +8,9 @@ The simulator's own counters are the witness: ``sim.stats.routes["GET
 from __future__ import annotations
 
 import builtins
+import itertools
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import anyio
 import pytest
@@ -19,7 +20,6 @@ from fxsocket_async import (
     AsyncFxSocket,
     AuthenticationError,
     NotFoundError,
-    RateLimit,
     TimeoutError,
     WatcherPolicy,
 )
@@ -27,8 +27,8 @@ from fxsocket_async._clock import FakeClock
 from fxsocket_async._rest.watcher import AccountWatcher
 from fxsocket_async.simulator import Simulator
 from fxsocket_async.types import Account, AccountStatusChanged
-
-from .conftest import WAIT, link, make_client, sim_config
+from tests.helpers.routes import watch_routes
+from tests.helpers.sim import WAIT, fake_time_session, link, make_client, sim_config
 
 pytestmark = pytest.mark.anyio
 
@@ -42,13 +42,6 @@ def rounds_match(sim: Simulator, fx: AsyncFxSocket, extra_lists: int = 0) -> Non
         sim.stats.routes[LIST],
         fx.stats(),
     )
-
-
-@pytest.fixture
-async def slow_sim(anyio_backend: str) -> AsyncIterator[Simulator]:
-    """Terminals that never come up on their own: tests finish provisioning by hand."""
-    async with Simulator(sim_config(provision_delay=60)) as simulator:
-        yield simulator
 
 
 # ------------------------------------------------------------ wait_connected
@@ -164,21 +157,26 @@ async def test_wait_on_connected_account_sends_nothing(
     assert sim.stats.requests == before
 
 
-async def test_wait_connected_timeout(slow_sim: Simulator) -> None:
-    async with make_client(slow_sim) as fx:
-        account = await link(fx)
-        with anyio.fail_after(WAIT), pytest.raises(TimeoutError) as caught:
-            await fx.accounts.wait_connected(account.id, timeout=0.2)
+async def test_wait_connected_timeout() -> None:
+    """On fake time: the wait gives up after exactly its timeout, the watcher polling meanwhile."""
+    async with fake_time_session(watcher=WatcherPolicy()) as world:
+        sim, fx, clock = world.sim, world.fx, world.clock
+        account = await link(fx)  # its terminal never comes up on its own
+        started = clock.monotonic()
+        with pytest.raises(TimeoutError) as caught:
+            await fx.accounts.wait_connected(account.id, timeout=30)
+        assert clock.monotonic() - started == pytest.approx(30)
         assert isinstance(caught.value, builtins.TimeoutError)
         assert account.id in str(caught.value)
         assert "connecting" in str(caught.value)
-        rounds_match(slow_sim, fx)
+        # Rounds 1 s after the link, then about 1, 1.5, 2.25 ... s apart: 7 or 8 in 30 s.
+        assert fx.stats()["watcher_rounds"] in (7, 8), fx.stats()
+        rounds_match(sim, fx)
         # The watcher still follows it (it is connecting): a later wait can succeed.
-        slow_sim.complete_provisioning(account.id)
-        with anyio.fail_after(WAIT):
-            done = await fx.accounts.wait_connected(account.id, timeout=WAIT)
+        sim.complete_provisioning(account.id)
+        done = await fx.accounts.wait_connected(account.id, timeout=WAIT)
         assert done.status == "connected"
-        rounds_match(slow_sim, fx)
+        rounds_match(sim, fx)
 
 
 async def test_wait_connected_unknown_id_is_not_found(sim: Simulator, fx: AsyncFxSocket) -> None:
@@ -218,17 +216,19 @@ async def test_unlinked_while_waiting_is_not_found(slow_sim: Simulator) -> None:
         assert len(outcome) == 1
 
 
-async def test_failed_round_is_retried_and_waiters_still_resolve(
-    sim: Simulator, fx: AsyncFxSocket
-) -> None:
-    account = await link(fx)
-    # The watcher is the only one sending: its next list request meets two 500s.
-    sim.faults.fail_next(2, status=500)
-    with anyio.fail_after(WAIT):
+async def test_failed_round_is_retried_and_waiters_still_resolve() -> None:
+    async with fake_time_session() as world:
+        sim, fx = world.sim, world.fx
+        account = await link(fx)
+        # The watcher is the only one sending: its next list request meets two 500s.
+        sim.faults.fail_next(2, status=500)
+        sim.complete_provisioning(account.id)
         done = await fx.accounts.wait_connected(account.id, timeout=WAIT)
-    assert done.status == "connected"
-    # Retried within a round: two more requests than rounds.
-    rounds_match(sim, fx, extra_lists=2)
+        assert done.status == "connected"
+        # Retried within a round (after backoff delays on the fake clock): two more
+        # requests than rounds.
+        assert fx.stats()["retries"] == 2
+        rounds_match(sim, fx, extra_lists=2)
 
 
 async def test_auth_failure_in_a_round_fails_the_waiters(slow_sim: Simulator) -> None:
@@ -239,37 +239,35 @@ async def test_auth_failure_in_a_round_fails_the_waiters(slow_sim: Simulator) ->
             await fx.accounts.wait_connected(account.id, timeout=WAIT)
 
 
-async def test_watcher_stops_polling_once_all_connected(slow_sim: Simulator) -> None:
-    sim = slow_sim
-    # A fixed 10 ms polling interval, so that a hundred request/reply cycles span many.
-    every_10ms = WatcherPolicy(initial_interval=0.01, max_interval=0.01)
-    async with make_client(sim, rate_limit=RateLimit(per_account=None), watcher=every_10ms) as fx:
-        first = await link(fx)
-        sim.complete_provisioning(first.id)
-        with anyio.fail_after(WAIT):
-            await fx.accounts.wait_connected(first.id, timeout=WAIT)
+async def test_watcher_stops_polling_once_all_connected() -> None:
+    """On fake time: once every account is connected, an hour passes without a round."""
+    every_second = WatcherPolicy(initial_interval=1, max_interval=1)
+    async with fake_time_session(watcher=every_second) as world:
+        sim, fx, clock = world.sim, world.fx, world.clock
+
+        async def an_hour_passes() -> None:
+            await world.driver.settle()
+            clock.advance(3600)  # polling would show up as 3600 rounds
+            await world.driver.settle()
+
+        first = await world.connected_account()
         rounds_match(sim, fx)
         rounds = fx.stats()["watcher_rounds"]
         lists = sim.stats.routes[LIST]
-        # Activity (not a sleep): a hundred request/reply cycles, longer than the
-        # watcher's interval. Polling would show up as more rounds.
-        trading = fx.account(first.id)
-        with anyio.fail_after(WAIT):
-            for _ in range(100):
-                await trading.quote("EURUSD")
+        await an_hour_passes()
         assert fx.stats()["watcher_rounds"] == rounds
         assert sim.stats.routes[LIST] == lists
+        # Requests of the account's own do not wake it either.
+        trading = fx.account(first.id)
+        for _ in range(10):
+            await trading.quote("EURUSD")
+        assert fx.stats()["watcher_rounds"] == rounds
         # A new link wakes it up again, and the per-round accounting still holds.
-        second = await link(fx)
-        sim.complete_provisioning(second.id)
-        with anyio.fail_after(WAIT):
-            await fx.accounts.wait_connected(second.id, timeout=WAIT)
+        await world.connected_account()
         assert fx.stats()["watcher_rounds"] > rounds
         rounds_match(sim, fx)
         rounds = fx.stats()["watcher_rounds"]
-        with anyio.fail_after(WAIT):
-            for _ in range(100):
-                await trading.quote("EURUSD")
+        await an_hour_passes()
         assert fx.stats()["watcher_rounds"] == rounds
         rounds_match(sim, fx)
 
@@ -392,6 +390,40 @@ async def test_polling_interval_backs_off_from_one_to_ten_seconds(seed: int) -> 
         assert 0.8 * interval <= delay <= interval, (delays, EXPECTED_INTERVALS)
     assert max(delays) <= 10.0
     assert delays[0] <= 1.0
+
+
+async def test_rounds_back_off_from_one_to_ten_seconds_on_the_wire() -> None:
+    """On fake time, the server sees the watcher's rounds at the policy's intervals.
+
+    The first round comes ``initial_interval`` after the link; each later one an
+    interval drawn from the policy's backoff (up to a fifth less, never more),
+    growing to ``max_interval``. A new link starts the backoff again.
+    """
+    async with fake_time_session(watcher=WatcherPolicy()) as world:
+        clock = world.clock
+        routes = watch_routes(world.sim, clock)
+        assert routes[LIST] == 0
+        await link(world.fx)  # connecting, and never connected: the watcher follows it
+        linked_at = clock.monotonic()
+        await routes.reached(LIST, 1 + len(EXPECTED_INTERVALS))
+        times = routes.times[LIST][: 1 + len(EXPECTED_INTERVALS)]
+        assert times[0] - linked_at == pytest.approx(1.0)
+        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+        for gap, interval in zip(gaps, EXPECTED_INTERVALS, strict=True):
+            assert 0.8 * interval - 1e-9 <= gap <= interval + 1e-9, (gaps, EXPECTED_INTERVALS)
+        # Another link: a round initial_interval later, then the backoff from its start.
+        await world.driver.settle()  # the last round's reply is read: no round in flight
+        seen = routes[LIST]
+        await link(world.fx)
+        relinked_at = clock.monotonic()
+        await routes.reached(LIST, seen + 3)
+        again = routes.times[LIST][seen : seen + 3]
+        assert again[0] - relinked_at == pytest.approx(1.0)
+        gaps = [later - earlier for earlier, later in itertools.pairwise(again)]
+        for gap, interval in zip(gaps, EXPECTED_INTERVALS[:2], strict=True):
+            assert 0.8 * interval - 1e-9 <= gap <= interval + 1e-9, again
+        await world.driver.settle()  # the last round's reply is read
+        assert world.fx.stats()["watcher_rounds"] == routes[LIST]
 
 
 async def test_polling_interval_restarts_on_a_new_link() -> None:

@@ -1,4 +1,8 @@
-"""Fixtures of the contract suite: one simulator and one aiohttp session per test."""
+"""Fixtures of the contract suite: one simulator and one aiohttp session per test.
+
+``sim`` overrides the root conftest's: the contract's simulator has a key of
+another owner too (``helpers.config``).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,6 @@ import pytest
 from fxsocket_async.simulator import Simulator
 
 from .helpers import Api, config
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

@@ -20,10 +20,12 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from fxsocket_async.simulator import ApiKey, Simulator, SimulatorConfig
+from tests.helpers.sim import FULL_KEY, KEYS, READ_KEY, TRADE_KEY, next_login, sim_config
 
-FULL = "full-key"
-TRADE = "trade-key"
-READ = "read-key"
+FULL = FULL_KEY
+TRADE = TRADE_KEY
+READ = READ_KEY
+#: A full-scope key of another owner.
 OTHER = "other-owner"
 
 ACCOUNT_FIELDS = {"id", "nickname", "platform", "server", "login", "status", "error", "created_at"}
@@ -55,26 +57,14 @@ TIMEFRAME_SECONDS = {
 FRAME_TIMEOUT = 5.0
 SILENCE = 0.5
 
-_logins = count(100001)
 _MISSING: Any = object()
 
 
 def config(**overrides: Any) -> SimulatorConfig:
-    """The contract suite's simulator config; ``overrides`` change single fields."""
-    fields: dict[str, Any] = {
-        "api_keys": (
-            ApiKey(FULL, "full"),
-            ApiKey(TRADE, "trade"),
-            ApiKey(READ, "read"),
-            ApiKey(OTHER, "full", owner="other"),
-        ),
-        "provision_delay": 0.05,
-        "seed": 1,
-        "quote_interval": None,
-        "rate_limit": None,
-    }
-    fields.update(overrides)
-    return SimulatorConfig(**fields)
+    """The contract suite's simulator config: the suites' (``sim_config``) plus a key of
+    another owner; ``overrides`` change single fields."""
+    overrides.setdefault("api_keys", (*KEYS, ApiKey(OTHER, "full", owner="other")))
+    return sim_config(**overrides)
 
 
 async def steer(result: Any) -> Any:
@@ -82,10 +72,6 @@ async def steer(result: Any) -> Any:
     if inspect.isawaitable(result):
         return await result
     return result
-
-
-def next_login() -> int:
-    return next(_logins)
 
 
 def parse_time(text: str) -> datetime:

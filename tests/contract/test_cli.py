@@ -12,6 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.helpers.poll import poll
+
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,14 +142,12 @@ async def test_symbols_option_limits_the_instruments(tmp_path: Path) -> None:
         body = {"server": "Sim-Demo", "login": 3, "password": "pw"}
         async with http.post(f"{base}/v1/accounts", json=body, headers=headers) as reply:
             account_id = (await reply.json())["id"]
-        status = ""
-        for _ in range(200):  # polling is the service's documented provisioning protocol
+
+        async def connected() -> bool:  # polling is the service's documented provisioning protocol
             async with http.get(f"{base}/v1/accounts/{account_id}", headers=headers) as reply:
-                status = (await reply.json())["status"]
-            if status == "connected":
-                break
-            await asyncio.sleep(0.01)
-        assert status == "connected"
+                return (await reply.json())["status"] == "connected"
+
+        await poll(connected, timeout=5, what=f"account {account_id} connected")
         route = f"{base}/v1/accounts/{account_id}/quotes"
         async with http.get(f"{route}/EURUSD", headers=headers) as reply:
             assert reply.status == 200

@@ -18,7 +18,7 @@ import pytest
 from fxsocket_async import AsyncFxSocket, StreamPolicy, always_open
 from fxsocket_async.simulator import Simulator
 from fxsocket_async.types import Account
-from tests.client.conftest import FULL_KEY, WAIT, link, make_client, sim_config
+from tests.helpers.sim import FULL_KEY, WAIT, link, make_client, sim_config
 
 __all__ = ["FAST_STREAM", "WAIT", "link", "make_streaming_client", "sim_config"]
 
