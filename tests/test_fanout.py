@@ -27,11 +27,6 @@ T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 WAIT = 10.0
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # the buffers sleep on asyncio futures
-
-
 class Tape:
     """Makes quotes numbered in push order, and remembers the newest per symbol."""
 

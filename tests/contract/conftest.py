@@ -24,12 +24,6 @@ async def sim(anyio_backend: str) -> AsyncIterator[Simulator]:
 
 
 @pytest.fixture
-async def http(anyio_backend: str) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
 def api(http: aiohttp.ClientSession, sim: Simulator) -> Api:
     return Api(http, sim)
 

@@ -30,20 +30,9 @@ BOUND = 10.0
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def sim(anyio_backend: str) -> AsyncIterator[Simulator]:
     async with Simulator(config()) as simulator:
         yield simulator
-
-
-@pytest.fixture
-async def http(anyio_backend: str) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture

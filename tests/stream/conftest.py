@@ -34,11 +34,6 @@ FAST_STREAM = StreamPolicy(
 )
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @contextlib.asynccontextmanager
 async def make_streaming_client(
     sim: Simulator, key: str = FULL_KEY, **kw: Any
@@ -47,12 +42,6 @@ async def make_streaming_client(
     kw.setdefault("stream", FAST_STREAM)
     async with make_client(sim, key, **kw) as fx:
         yield fx
-
-
-@pytest.fixture
-async def sim(anyio_backend: str) -> AsyncIterator[Simulator]:
-    async with Simulator(sim_config()) as simulator:
-        yield simulator
 
 
 @pytest.fixture

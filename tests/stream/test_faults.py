@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from fxsocket_async import (
@@ -134,7 +135,7 @@ async def drive(clock: FakeClock, step: float, done: Callable[[], bool], what: s
 async def settle() -> None:
     # A few loop passes and one short real pause: enough for loopback frames to land.
     for _ in range(5):
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
     await anyio.sleep(0.002)
 
 
