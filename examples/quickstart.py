@@ -15,7 +15,7 @@ import sys
 from collections.abc import AsyncIterator
 
 from fxsocket_async import REMOVE, AsyncFxSocket
-from fxsocket_async.simulator import DEMO_API_KEY, Simulator
+from fxsocket_async.simulator import DEMO_API_KEY, Simulator, SimulatorConfig
 from fxsocket_async.types import OrderClosed, OrderModified, OrderOpened
 
 
@@ -27,7 +27,7 @@ async def session() -> AsyncIterator[AsyncFxSocket]:
         return
     print("FXSOCKET_API_KEY is not set: using the embedded simulator", file=sys.stderr)
     async with (
-        Simulator() as sim,
+        Simulator(SimulatorConfig(provision_delay=1.0)) as sim,
         AsyncFxSocket(DEMO_API_KEY, base_url=sim.base_url, ws_url=sim.ws_url) as fx,
     ):
         yield fx

@@ -42,7 +42,7 @@ async def _session(err: TextIO) -> AsyncIterator[tuple[AsyncFxSocket, bool]]:
         f"(demo key {DEMO_API_KEY!r})",
         file=err,
     )
-    config = SimulatorConfig(provision_delay=2.0, quote_interval=0.25)
+    config = SimulatorConfig(provision_delay=1.0, quote_interval=0.1)
     async with (
         Simulator(config) as sim,
         AsyncFxSocket(DEMO_API_KEY, base_url=sim.base_url, ws_url=sim.ws_url) as fx,

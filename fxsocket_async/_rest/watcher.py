@@ -133,6 +133,7 @@ class AccountWatcher:
         self._signal = anyio.Event()
         self._poll_now = False
         self._next_round = 0.0
+        self._restarts = 0  # a link seen during a round restarts the backoff after it
         #: Completed polling rounds (one ``GET /v1/accounts`` each).
         self.rounds = 0
 
@@ -229,6 +230,7 @@ class AccountWatcher:
         return self._connecting | set(self._wanted)
 
     def _restart_backoff(self) -> None:
+        self._restarts += 1
         self._intervals = self._policy.backoff.delays(self._rng)
         self._next_round = self._clock.monotonic() + self._policy.initial_interval
         self._signal.set()
@@ -244,8 +246,10 @@ class AccountWatcher:
             now = self._clock.monotonic()
             if self._poll_now or now >= self._next_round:
                 self._poll_now = False
+                restarts = self._restarts
                 await self._round()
-                self._next_round = self._clock.monotonic() + next(self._intervals)
+                if self._restarts == restarts:
+                    self._next_round = self._clock.monotonic() + next(self._intervals)
                 continue
             await self._sleep_or_signal(self._next_round - now, signal)
 
