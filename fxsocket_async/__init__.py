@@ -51,6 +51,7 @@ from ._rest.accounts import Accounts
 from ._rest.history import HistoryIterator
 from ._rest.trading import AccountClient, Orders
 from ._rest.watcher import StatusFeed
+from ._stream.state import ConnectionStatus, ConnectionWatch
 from ._stream.subscriptions import EventSubscription, QuoteBatches, QuoteSubscription
 
 __version__ = "0.1.0.dev0"
@@ -70,6 +71,8 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ConnectionFailedError",
+    "ConnectionStatus",
+    "ConnectionWatch",
     "ConsumerOverflowError",
     "EventSubscription",
     "FxSocketError",

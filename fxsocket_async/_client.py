@@ -14,6 +14,7 @@ from anyio.abc import TaskGroup
 
 from ._clock import Clock, SystemClock
 from ._config import RateLimit, RetryPolicy, StreamPolicy, Timeouts, WatcherPolicy
+from ._core.validation import check_account_id, check_buffer, check_symbols
 from ._dialects.reference import (
     DEFAULT_BASE_URL,
     DEFAULT_WS_URL,
@@ -21,7 +22,7 @@ from ._dialects.reference import (
     ReferenceRest,
     ReferenceStream,
 )
-from ._exceptions import ConfigurationError, SessionClosedError, ValidationError
+from ._exceptions import ConfigurationError, SessionClosedError
 from ._rest.accounts import Accounts
 from ._rest.client import RestClient
 from ._rest.pacing import Pacers
@@ -30,7 +31,8 @@ from ._rest.snapshots import SnapshotReader
 from ._rest.trading import AccountClient
 from ._rest.transport import AiohttpTransport
 from ._rest.watcher import AccountWatcher
-from ._stream.fanout import EventBuffer, QuoteBuffer, QuoteMode
+from ._stream.fanout import EventBuffer, QuoteMode, quote_buffer
+from ._stream.state import ConnectionStatus
 from ._stream.stream import Stream
 from ._stream.subscriptions import EventSubscription, QuoteSubscription
 
@@ -138,6 +140,7 @@ class AsyncFxSocket:
                 ReferenceStream(self.ws_url, self._api_key),
                 account_id=None,
                 policy=self.stream_policy,
+                connect_timeout=self.timeouts.connect,
                 clock=clock,
                 tasks=tasks,
                 snapshots=snapshots,
@@ -211,6 +214,18 @@ class AsyncFxSocket:
             )
         return self._stream
 
+    def connection(self, account: str | None = None) -> ConnectionStatus:
+        """The typed state of the stream socket that carries ``account``'s data.
+
+        ``fx.connection().state`` is a ``ConnectionState`` (idle, connecting,
+        live, degraded, reconnecting, closed, failed); ``await
+        fx.connection().wait_for("live")`` waits for one; ``async with
+        fx.connection().watch() as states`` iterates every change.
+
+        Raises ``SessionClosedError`` outside the session.
+        """
+        return self._open_stream().status
+
     async def connect_stream(self) -> None:
         """Open the WebSocket now instead of on the first subscription.
 
@@ -228,23 +243,21 @@ class AsyncFxSocket:
     ) -> QuoteSubscription:
         """Live quotes: ``async with fx.quotes("EURUSD", account=id) as quotes``.
 
-        ``mode="conflate"`` (default): a consumer that falls ``buffer``
-        quotes behind reads only the newest quote per symbol, and the skipped
-        ones are counted. ``mode="all"``: every tick, and overflowing the
-        buffer ends this consumer with ``ConsumerOverflowError``.
+        ``mode="conflate"`` (default): latest-value; you never read a quote
+        when a newer one of its symbol has already arrived (replaced quotes
+        are counted in ``stats().conflated``); a consumer that keeps up sees
+        every quote. ``mode="all"``: every tick, in order; letting ``buffer``
+        quotes pile up ends this consumer with ``ConsumerOverflowError``.
 
-        Raises ``ValidationError`` for no symbols; entering raises
-        ``SubscriptionRefusedError`` when the server refuses.
+        Raises ``ValidationError`` for bad arguments (before anything is
+        sent); entering raises ``SubscriptionRefusedError`` when the server
+        refuses, the stream's fatal error, or ``TimeoutError``.
         """
-        if not symbols or not all(isinstance(s, str) and s for s in symbols):
-            raise ValidationError(
-                "name at least one symbol: fx.quotes('EURUSD', account=...)",
-                code="invalid_symbol",
-            )
-        capacity = buffer or self.stream_policy.quote_buffer
-        return QuoteSubscription(
-            self._open_stream(), account, list(dict.fromkeys(symbols)), QuoteBuffer(capacity, mode)
-        )
+        wanted = check_symbols(symbols, "fx.quotes")
+        check_account_id(account)
+        capacity = check_buffer(buffer, self.stream_policy.quote_buffer)
+        sink = quote_buffer(mode, capacity)
+        return QuoteSubscription(self._open_stream(), account, wanted, sink)
 
     def events(
         self, *, account: str, buffer: int | None = None, include_unknown: bool = True
@@ -257,7 +270,8 @@ class AsyncFxSocket:
         ``buffer`` events pile up is ended with ``ConsumerOverflowError``;
         others are not affected.
         """
-        capacity = buffer or self.stream_policy.event_buffer
+        check_account_id(account)
+        capacity = check_buffer(buffer, self.stream_policy.event_buffer)
         return EventSubscription(
             self._open_stream(), account, EventBuffer(capacity, include_unknown)
         )

@@ -43,7 +43,7 @@ from ._core.models import (
     Timeframe,
     Trade,
 )
-from ._stream.stats import StreamStats, SubscriptionStats
+from ._stream.stats import ConnectionState, ConnectionStateName, StreamStats, SubscriptionStats
 
 __all__ = [
     "Account",
@@ -56,6 +56,8 @@ __all__ = [
     "AccountUpdateData",
     "Candle",
     "CloseOrderReply",
+    "ConnectionState",
+    "ConnectionStateName",
     "HistoryPage",
     "ModifyOrderReply",
     "OrderCancelled",

@@ -1,15 +1,15 @@
 """The per-consumer buffers on their own: overflow policies, wake-ups, close and fail.
 
-No network here. ``QuoteBuffer`` and ``EventBuffer`` are what every consumer of
-``fx.quotes(...)`` / ``fx.events(...)`` reads from; these tests hold them to
-the policies stated in ``fxsocket_async/_fanout.py``.
+No network here. ``LatestQuotes`` (conflate mode), ``QuoteQueue`` (all mode) and
+``EventBuffer`` are what every consumer of ``fx.quotes(...)`` / ``fx.events(...)``
+reads from; these tests hold them to the policies stated in
+``fxsocket_async/_stream/fanout.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections import deque
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,8 +17,14 @@ from typing import Any
 import anyio
 import pytest
 
-from fxsocket_async import ConsumerOverflowError, FxSocketError
-from fxsocket_async._stream.fanout import EventBuffer, QuoteBuffer
+from fxsocket_async import ConsumerOverflowError, FxSocketError, ValidationError
+from fxsocket_async._stream.fanout import (
+    EventBuffer,
+    LatestQuotes,
+    QuoteBuffer,
+    QuoteQueue,
+    quote_buffer,
+)
 from fxsocket_async.types import Quote, SubscriptionStats
 
 pytestmark = pytest.mark.anyio
@@ -75,105 +81,94 @@ async def drain(buffer: QuoteBuffer) -> list[Quote]:
 
 
 def test_a_buffer_needs_capacity_and_a_known_mode() -> None:
-    with pytest.raises(ValueError, match="capacity"):
-        QuoteBuffer(0)
-    with pytest.raises(ValueError, match="capacity"):
-        EventBuffer(0)
-    with pytest.raises(ValueError, match="mode"):
-        QuoteBuffer(4, mode="latest")  # type: ignore[arg-type]
+    for bad in (0, -1, True, 2.5):
+        with pytest.raises(ValidationError, match="capacity"):
+            QuoteQueue(bad)  # type: ignore[arg-type]
+        with pytest.raises(ValidationError, match="capacity"):
+            EventBuffer(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="mode") as caught:
+        quote_buffer("latest", 4)
+    assert isinstance(caught.value, ValueError)  # our error, and a ValueError too
+    assert "'conflate'" in caught.value.message
+    assert "'all'" in caught.value.message
+    assert isinstance(quote_buffer("conflate"), LatestQuotes)
+    assert isinstance(quote_buffer("all", 4), QuoteQueue)
 
 
-# --------------------------------------------------------- conflate mode
+# ------------------------------------------------ conflate mode: latest value
 
 
-async def test_conflate_mode_is_in_order_while_under_capacity() -> None:
-    tape, buffer = Tape(), QuoteBuffer(8)
-    pushed = tape.push(buffer, "EURUSD", "GBPUSD", "EURUSD", "EURUSD", "XAUUSD", "GBPUSD", "EURUSD")
-    assert buffer.depth == 7
-    assert await drain(buffer) == pushed
-    assert buffer.stats().conflated == 0
-    assert buffer.stats().delivered == 7
-
-
-async def test_reaching_capacity_collapses_to_the_newest_quote_per_symbol() -> None:
-    tape, buffer = Tape(), QuoteBuffer(4)
-    tape.push(buffer, "EURUSD", "GBPUSD", "EURUSD", "EURUSD")  # full, still in order
-    assert (buffer.depth, buffer.conflated) == (4, 0)
-    tape.push(buffer, "GBPUSD")  # one more: collapse to one quote per symbol
-    assert buffer.depth == 2
-    assert buffer.conflated == 3  # 5 quotes became 2
+async def test_conflate_holds_the_newest_quote_of_each_symbol_in_line() -> None:
+    tape, buffer = Tape(), LatestQuotes()
+    tape.push(buffer, "EURUSD", "GBPUSD", "EURUSD", "EURUSD", "XAUUSD", "GBPUSD", "EURUSD")
+    assert buffer.depth == 3
     newest = dict(tape.newest)
-    assert await drain(buffer) == [newest["EURUSD"], newest["GBPUSD"]]
-    assert buffer.stats() == SubscriptionStats(delivered=2, conflated=3, dropped=0, depth=0)
+    # In the order each symbol started waiting, each with its newest quote.
+    assert await drain(buffer) == [newest["EURUSD"], newest["GBPUSD"], newest["XAUUSD"]]
+    assert buffer.stats() == SubscriptionStats(delivered=3, conflated=4, dropped=0, depth=0)
 
 
-async def test_it_stays_conflated_until_read_empty_then_is_in_order_again() -> None:
-    tape, buffer = Tape(), QuoteBuffer(3)
-    tape.push(buffer, "EURUSD", "EURUSD", "GBPUSD", "EURUSD")  # lagging: {EURUSD, GBPUSD}
-    assert (buffer.depth, buffer.conflated) == (2, 2)
-
-    first = await buffer.get()
-    assert first == tape.newest["EURUSD"]
-    # Not caught up yet (GBPUSD still waits): new quotes keep replacing their symbol.
-    tape.push(buffer, "GBPUSD", "GBPUSD", "XAUUSD", "EURUSD", "EURUSD")
-    assert buffer.depth == 3  # GBPUSD, XAUUSD, EURUSD: one each
-    assert buffer.conflated == 2 + 2 + 1
-    rest = await drain(buffer)
-    assert sorted(rest, key=lambda q: q.symbol) == [
-        tape.newest[s] for s in ("EURUSD", "GBPUSD", "XAUUSD")
-    ]
-
-    # Read empty: delivery is in order again, every quote, up to capacity.
-    again = tape.push(buffer, "EURUSD", "EURUSD", "GBPUSD")
-    assert await drain(buffer) == again
-    assert buffer.conflated == 5
+async def test_a_consumer_that_reads_each_quote_before_the_next_sees_every_one() -> None:
+    tape, buffer = Tape(), LatestQuotes()
+    read = []
+    for symbol in ["EURUSD", "GBPUSD", "EURUSD", "EURUSD", "XAUUSD"] * 20:
+        (q,) = tape.push(buffer, symbol)
+        read.append(await buffer.get())
+        assert read[-1] == q
+    assert buffer.stats() == SubscriptionStats(delivered=100, conflated=0, dropped=0, depth=0)
 
 
-async def test_get_batch_while_lagging_returns_the_newest_per_symbol_and_catches_up() -> None:
-    tape, buffer = Tape(), QuoteBuffer(2)
+async def test_a_read_symbol_goes_to_the_back_of_the_line() -> None:
+    tape, buffer = Tape(), LatestQuotes()
+    tape.push(buffer, "EURUSD", "GBPUSD")
+    assert (await buffer.get()).symbol == "EURUSD"
+    tape.push(buffer, "EURUSD", "GBPUSD")  # GBPUSD replaced in place, EURUSD queued anew
+    assert [q.symbol for q in await drain(buffer)] == ["GBPUSD", "EURUSD"]
+    assert buffer.conflated == 1
+
+
+async def test_a_run_of_one_symbol_costs_one_store_and_counts_every_replaced_quote() -> None:
+    tape, buffer = Tape(), LatestQuotes()
+    run = [tape.quote("EURUSD") for _ in range(500)]
+    buffer.push_many(run)
+    assert buffer.depth == 1
+    assert buffer.conflated == 499
+    buffer.push_many([tape.quote("EURUSD") for _ in range(10)])  # its one waiting is replaced
+    assert buffer.conflated == 509
+    assert await buffer.get_batch() == [tape.newest["EURUSD"]]
+    assert buffer.delivered == 1
+
+
+async def test_get_batch_returns_the_newest_quote_of_every_waiting_symbol() -> None:
+    tape, buffer = Tape(), LatestQuotes()
     tape.push(buffer, "EURUSD", "GBPUSD", "EURUSD", "GBPUSD", "EURUSD")
     batch = await buffer.get_batch()
     assert batch == [tape.newest["EURUSD"], tape.newest["GBPUSD"]]
     assert (buffer.depth, buffer.conflated, buffer.delivered) == (0, 3, 2)
-    again = tape.push(buffer, "GBPUSD", "GBPUSD")  # caught up: in order again
+    again = tape.push(buffer, "GBPUSD")
     assert await buffer.get_batch() == again
 
 
-@pytest.mark.parametrize("capacity", [1, 2, 5, 16])
-@pytest.mark.parametrize("symbol_count", [1, 3, 8])
-async def test_conflation_bounds_memory_and_never_serves_a_stale_quote_when_lagging(
-    capacity: int, symbol_count: int
+@pytest.mark.parametrize("symbol_count", [1, 3, 8, 40])
+async def test_a_conflated_read_is_always_the_newest_quote_of_its_symbol(
+    symbol_count: int,
 ) -> None:
-    """A seeded random mix of pushes and reads, checked against the stated policy."""
-    rng = random.Random(capacity * 100 + symbol_count)
+    """A seeded random mix of pushes and reads, checked against latest-value semantics."""
+    rng = random.Random(symbol_count)
     symbols = [f"SYM{i}" for i in range(symbol_count)]
-    tape, buffer = Tape(), QuoteBuffer(capacity)
-    bound = max(capacity, symbol_count)
-    lagging = False
-    in_order: deque[Quote] = deque()  # what must come next while not lagging
-    last_read: dict[str, float] = {}
+    tape, buffer = Tape(), LatestQuotes()
+    waiting: list[str] = []  # the line, as the policy states it
     for _ in range(3000):
-        if rng.random() < 0.7:
-            if buffer.depth >= capacity:
-                lagging = True  # "when capacity quotes are waiting"
-                in_order.clear()
+        if rng.random() < 0.6:
             (q,) = tape.push(buffer, rng.choice(symbols))
-            if not lagging:
-                in_order.append(q)
+            if q.symbol not in waiting:
+                waiting.append(q.symbol)
         elif buffer.depth:
             q = await buffer.get()
-            # Never older than what this consumer already read of the symbol.
-            assert q.bid > last_read.get(q.symbol, 0.0)
-            last_read[q.symbol] = q.bid
-            if lagging:
-                assert q == tape.newest[q.symbol]
-            else:
-                assert q == in_order.popleft()
-            if buffer.depth == 0:
-                lagging = False
-        assert buffer.depth <= bound
-        if lagging:
-            assert buffer.depth <= symbol_count
+            # Never a quote when a newer one of its symbol has reached the buffer.
+            assert q == tape.newest[q.symbol]
+            assert q.symbol == waiting.pop(0)
+        assert buffer.depth == len(waiting) <= symbol_count
         # Every quote pushed is delivered, conflated (counted) or still waiting.
         assert tape.count == buffer.delivered + buffer.conflated + buffer.depth
 
@@ -183,7 +178,7 @@ async def test_conflation_bounds_memory_and_never_serves_a_stale_quote_when_lagg
 
 async def test_all_mode_overflow_ends_that_consumer_and_not_another() -> None:
     tape = Tape()
-    slow, fast = QuoteBuffer(4, mode="all"), QuoteBuffer(4, mode="all")
+    slow, fast = QuoteQueue(4), QuoteQueue(4)
     received = []
     for _ in range(10):
         (q,) = tape.push(slow, "EURUSD")
@@ -202,14 +197,14 @@ async def test_all_mode_overflow_ends_that_consumer_and_not_another() -> None:
 
 
 async def test_all_mode_keeps_every_quote_up_to_capacity() -> None:
-    tape, buffer = Tape(), QuoteBuffer(5, mode="all")
+    tape, buffer = Tape(), QuoteQueue(5)
     pushed = tape.push(buffer, "EURUSD", "EURUSD", "GBPUSD", "EURUSD", "EURUSD")
     assert await drain(buffer) == pushed
     assert buffer.stats().dropped == 0
 
 
 async def test_all_mode_overflow_reaches_a_waiting_consumer_as_the_error() -> None:
-    tape, buffer = Tape(), QuoteBuffer(1, mode="all")
+    tape, buffer = Tape(), QuoteQueue(1)
     outcome: list[BaseException] = []
 
     async def consume() -> None:
@@ -231,7 +226,7 @@ async def test_all_mode_overflow_reaches_a_waiting_consumer_as_the_error() -> No
 
 
 async def test_get_batch_returns_everything_waiting_in_order() -> None:
-    tape, buffer = Tape(), QuoteBuffer(100)
+    tape, buffer = Tape(), QuoteQueue(100)
     pushed = tape.push(buffer, *["EURUSD", "GBPUSD", "XAUUSD"] * 10)
     assert await buffer.get_batch() == pushed
     assert (buffer.depth, buffer.delivered) == (0, 30)
@@ -241,7 +236,7 @@ async def test_get_batch_returns_everything_waiting_in_order() -> None:
 
 
 async def test_a_waiting_consumer_is_woken_by_a_push() -> None:
-    tape, buffer = Tape(), QuoteBuffer(8)
+    tape, buffer = Tape(), QuoteQueue(8)
     got: list[Quote] = []
 
     async def consume() -> None:
@@ -257,7 +252,7 @@ async def test_a_waiting_consumer_is_woken_by_a_push() -> None:
 
 
 async def test_one_wake_up_serves_a_whole_batch_of_pushes() -> None:
-    tape, buffer = Tape(), QuoteBuffer(2000)
+    tape, buffer = Tape(), QuoteQueue(2000)
     reader = buffer.get()
     waiter = reader.send(None)  # the consumer sleeps on one future
     assert isinstance(waiter, asyncio.Future)
@@ -273,7 +268,7 @@ async def test_one_wake_up_serves_a_whole_batch_of_pushes() -> None:
 
 
 async def test_a_consumer_woken_late_reads_all_1000_in_one_batch() -> None:
-    tape, buffer = Tape(), QuoteBuffer(2000)
+    tape, buffer = Tape(), QuoteQueue(2000)
     batches: list[list[Quote]] = []
 
     async def collect() -> None:
@@ -301,7 +296,7 @@ async def test_events_wake_once_per_batch_too() -> None:
 
 
 async def test_a_cancelled_waiter_does_not_break_the_next_read() -> None:
-    tape, buffer = Tape(), QuoteBuffer(8)
+    tape, buffer = Tape(), QuoteQueue(8)
     with anyio.move_on_after(0):  # cancelled while waiting
         await buffer.get()
     pushed = tape.push(buffer, "EURUSD", "GBPUSD")
@@ -313,7 +308,7 @@ async def test_a_cancelled_waiter_does_not_break_the_next_read() -> None:
 
 
 async def test_close_ends_iteration_after_the_buffered_quotes() -> None:
-    tape, buffer = Tape(), QuoteBuffer(8)
+    tape, buffer = Tape(), QuoteQueue(8)
     pushed = tape.push(buffer, "EURUSD", "GBPUSD")
     buffer.close()
     assert [await buffer.get(), await buffer.get()] == pushed
@@ -324,7 +319,7 @@ async def test_close_ends_iteration_after_the_buffered_quotes() -> None:
 
 
 async def test_close_wakes_a_waiting_consumer() -> None:
-    buffers: list[QuoteBuffer | EventBuffer] = [QuoteBuffer(8), EventBuffer(8)]
+    buffers: list[QuoteBuffer | EventBuffer] = [QuoteQueue(8), LatestQuotes(), EventBuffer(8)]
     ended: list[QuoteBuffer | EventBuffer] = []
 
     async def consume(buffer: QuoteBuffer | EventBuffer) -> None:
@@ -343,7 +338,7 @@ async def test_close_wakes_a_waiting_consumer() -> None:
 
 
 async def test_fail_raises_at_the_next_read_even_with_quotes_waiting() -> None:
-    tape, buffer = Tape(), QuoteBuffer(8)
+    tape, buffer = Tape(), QuoteQueue(8)
     tape.push(buffer, "EURUSD")
     first, second = FxSocketError("first"), FxSocketError("second")
     buffer.fail(first)
@@ -375,7 +370,7 @@ async def test_fail_wakes_a_waiting_consumer() -> None:
 
 
 async def test_fail_after_close_changes_nothing() -> None:
-    buffer = QuoteBuffer(8)
+    buffer = QuoteQueue(8)
     buffer.close()
     buffer.fail(FxSocketError("late"))
     with pytest.raises(StopAsyncIteration):

@@ -20,6 +20,7 @@ __all__ = [
     "Action",
     "Close",
     "EventSink",
+    "Health",
     "QuoteSink",
     "Recover",
     "Resolve",
@@ -31,10 +32,17 @@ __all__ = [
 class QuoteSink(Protocol):
     """A quote consumer's buffer, as the protocol feeds it."""
 
-    capacity: int
-    dropped: int
+    @property
+    def capacity(self) -> int | None:
+        """How many quotes it can hold before overflowing (``None``: it never overflows)."""
+        ...
 
-    def push_many(self, quotes: list[Quote]) -> None: ...
+    @property
+    def dropped(self) -> int: ...
+
+    def push_many(self, quotes: list[Quote]) -> None:
+        """Take a run of quotes of one symbol, oldest first."""
+        ...
 
     def fail(self, error: FxSocketError) -> None: ...
 
@@ -44,8 +52,11 @@ class QuoteSink(Protocol):
 class EventSink(Protocol):
     """An events consumer's lossless buffer, as the protocol feeds it."""
 
-    include_unknown: bool
-    dropped: int
+    @property
+    def include_unknown(self) -> bool: ...
+
+    @property
+    def dropped(self) -> int: ...
 
     def push(self, item: Any) -> None: ...
 
@@ -84,10 +95,17 @@ class Recover:
 
 
 @dataclass(frozen=True, slots=True)
+class Health:
+    """The open connection is degraded (``reason``) or, with ``None``, healthy again."""
+
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Close:
     """The connection is dead (``reason`` says why): close it; the stream reconnects."""
 
     reason: str
 
 
-Action: TypeAlias = Send | SendPing | Resolve | Recover | Close
+Action: TypeAlias = Send | SendPing | Resolve | Recover | Health | Close

@@ -55,12 +55,17 @@ def decode_reply(body: bytes, reply_type: type[T] | Any, *, status: int | None =
         decoder = _REPLY_DECODERS[reply_type] = msgspec.json.Decoder(reply_type)
     try:
         result: T = decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        name = _type_name(reply_type)
-        raise ProtocolError(
-            f"reply does not match {name}: {exc}; body starts {preview(body)!r}", status=status
-        ) from None
-    return result
+    except (msgspec.DecodeError, RecursionError) as exc:
+        # RecursionError: a body nested deeper than any decoder goes.
+        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        error = ProtocolError(
+            f"reply does not match {_type_name(reply_type)}: {reason}; "
+            f"body starts {preview(body)!r}",
+            status=status,
+        )
+    else:
+        return result
+    raise error
 
 
 def _type_name(tp: Any) -> str:

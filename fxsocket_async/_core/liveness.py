@@ -1,11 +1,12 @@
-"""When to ping, and when a connection that still looks open is dead.
+"""When to ping, and when a connection that still looks open is degraded or dead.
 
 Two deadlines, checked on every tick with the time the caller read: no frame
 at all for ``dead_after`` seconds (a half-open socket), or, while someone
 consumes quotes and the market is open, no quote for ``quote_silence``
-seconds (a stream that answers pings but has stopped delivering). Frames are
-counted by the reader; comparing counts here keeps the hot path free of clock
-reads.
+seconds (a stream that answers pings but has stopped delivering). Halfway to
+the quote deadline the connection is *degraded*: still open, but suspect.
+Frames are counted by the reader; comparing counts here keeps the hot path
+free of clock reads.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ __all__ = ["Liveness", "Verdict"]
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What a tick decided: whether to ping now, and why the connection is dead (if it is)."""
+    """What a tick decided: whether to ping now, why the connection is dead or degraded."""
 
     ping: bool = False
     dead: str | None = None
+    degraded: str | None = None
 
 
 _NOTHING = Verdict()
@@ -59,9 +61,15 @@ class Liveness:
         if silent > self._dead_after:
             return Verdict(dead=f"no frame for {silent:.0f} s")
         quiet = now - self._quotes_at
-        if self._quote_silence is not None and quiet > self._quote_silence and market_open:
-            return Verdict(dead=f"no quote for {quiet:.0f} s while the market is open")
-        if now - self._pinged_at >= self._ping_interval:
+        silence = self._quote_silence
+        degraded = None
+        if silence is not None and market_open and quiet > silence / 2:
+            if quiet > silence:
+                return Verdict(dead=f"no quote for {quiet:.0f} s while the market is open")
+            degraded = f"no quote for {quiet:.0f} s while the market is open"
+        ping = now - self._pinged_at >= self._ping_interval
+        if ping:
             self._pinged_at = now
-            return Verdict(ping=True)
-        return _NOTHING
+        if not ping and degraded is None:
+            return _NOTHING
+        return Verdict(ping=ping, degraded=degraded)

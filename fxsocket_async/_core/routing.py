@@ -76,7 +76,8 @@ class QuoteRoutes:
         return list(unique.values())
 
     def _resize(self) -> None:
-        # The reader flushes at least twice per smallest quote buffer, so a
-        # consumer that is always ready never finds its buffer full.
-        smallest = min((s.capacity for s in self.sinks()), default=2 * FLUSH_EVERY)
+        # The reader flushes at least twice per smallest bounded quote buffer, so
+        # a consumer that is always ready never finds its buffer full.
+        bounded = [s.capacity for s in self.sinks() if s.capacity is not None]
+        smallest = min(bounded, default=2 * FLUSH_EVERY)
         self.flush_every = max(1, min(FLUSH_EVERY, smallest // 2))

@@ -17,23 +17,25 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
 import msgspec
 
 from .._exceptions import FxSocketError, ProtocolError
-from .actions import Action, Close, EventSink, QuoteSink, Recover, Resolve, Send, SendPing
-from .counters import Counters
-from .dialect import Acked, Notice, Refused, ServerDropped, StreamDialect, Topic
-from .events import AccountStatusChanged, UnknownEvent
-from .feeds import AccountFeed, Feeds, deliver_unknown
+from .actions import (
+    Close,
+    Health,
+    Resolve,
+    Send,
+    SendPing,
+)
+from .consumers import Consumers
+from .dialect import Acked, Notice, Refused, ServerDropped, StreamDialect
+from .events import UnknownEvent
+from .feeds import deliver_unknown
 from .liveness import Liveness
 from .models import Quote
-from .recovery import OrderBook, Snapshot
-from .routing import QuoteRoutes
-from .subscriptions import Refusal, SubscriptionTable
 
 __all__ = ["LinkState", "StreamProtocol"]
 
@@ -51,8 +53,12 @@ class LinkState(enum.Enum):
     FAILED = "failed"  # fatal: nothing will be sent again
 
 
-class StreamProtocol:
-    """What one stream socket must do; see the module docstring."""
+class StreamProtocol(Consumers):
+    """What one stream socket must do; see the module docstring.
+
+    Its consumers' side (``add_quotes``, ``add_events``, ``seeded``...) is
+    ``Consumers``; this class adds the connection, the frames and liveness.
+    """
 
     def __init__(
         self,
@@ -63,32 +69,18 @@ class StreamProtocol:
         quote_silence: float | None,
         account_id: str | None = None,
     ) -> None:
-        self.dialect = dialect
+        super().__init__(dialect)
         #: The account a per-account socket serves (quote frames may omit it).
         self.account_id = account_id or ""
         self.state = LinkState.IDLE
         self.fatal: FxSocketError | None = None
-        self.table = SubscriptionTable(dialect)
+        #: Why the open connection is degraded (``None``: it is not).
+        self.degraded: str | None = None
         self.liveness = Liveness(ping_interval, dead_after, quote_silence)
-        self.feeds = Feeds()
-        self.quotes = QuoteRoutes()
-        self._actions: list[Action] = []
         self._down_since: datetime | None = None
-        self.counters = Counters()
 
     def __repr__(self) -> str:
         return f"StreamProtocol({self.dialect.name}, {self.state.value})"
-
-    def take_actions(self) -> list[Action]:
-        """The actions queued since the last call, oldest first."""
-        actions = self._actions
-        if actions:
-            self._actions = []
-        return actions
-
-    @property
-    def online(self) -> bool:
-        return self.state is LinkState.OPEN
 
     # -------------------------------------------------------------- connection
 
@@ -96,6 +88,8 @@ class StreamProtocol:
         """The socket is open: replay what the server must know; a reconnect is a gap."""
         was_down, self._down_since = self._down_since, None
         self.state = LinkState.OPEN
+        self.online = True
+        self.degraded = None
         self.liveness.start(now, self.counters)
         for message in self.table.replay_plan():
             self._actions.append(Send(message.frame))
@@ -112,6 +106,7 @@ class StreamProtocol:
         if self.state is LinkState.OPEN:
             self._down_since = wall
         self.state = LinkState.DOWN
+        self.online = False
         self.table.connection_lost()
         for feed in self.feeds.values():
             feed.connection_lost()
@@ -119,12 +114,20 @@ class StreamProtocol:
     def failed(self, error: FxSocketError) -> None:
         """The stream cannot be (re)opened: end every consumer and waiter with ``error``."""
         self.state = LinkState.FAILED
+        self.online = False
         self.fatal = error
-        for ticket in list(self.table.waiting):
-            self.table.abandon(ticket)
-            self._actions.append(Resolve(ticket, error))
+        self.answer_waiters(error)
         for sink in self.sinks():
             sink.fail(error)
+
+    def first_connect_failed(self, error: FxSocketError) -> None:
+        """The first connection could not be made: whoever waits for it gets ``error``.
+
+        Nothing is ended for good: the next consumer tries again.
+        """
+        self.state = LinkState.IDLE
+        self.online = False
+        self.answer_waiters(error)
 
     def tick(self, now: float, *, market_open: bool) -> None:
         """A liveness tick at monotonic ``now``: maybe ping, maybe declare the socket dead."""
@@ -133,7 +136,11 @@ class StreamProtocol:
         verdict = self.liveness.tick(now, self.counters, bool(self.quotes), market_open)
         if verdict.dead is not None:
             self._actions.append(Close(verdict.dead))
-        elif verdict.ping:
+            return
+        if verdict.degraded != self.degraded:
+            self.degraded = verdict.degraded
+            self._actions.append(Health(verdict.degraded))
+        if verdict.ping:
             frame = self.dialect.ping(next(self.table.ids))
             self._actions.append(SendPing() if frame is None else Send(frame))
 
@@ -224,125 +231,3 @@ class StreamProtocol:
                 feed = self.feeds.get(getattr(item, "account_id", "") or self.account_id)
                 if feed is not None and feed.on_event(item, wall):
                     self._recover(feed.account_id)
-
-    def _refused(self, refusal: Refusal) -> None:
-        request, error = refusal.request, refusal.error
-        if not request.replay:
-            for ticket in request.tickets:
-                if ticket in self.table.waiting:
-                    self.table.abandon(ticket)
-                    self._actions.append(Resolve(ticket, error))
-            return
-        log.warning("%s", error.message)
-        for topic in request.topics:
-            if topic.kind == "quotes":
-                self._end_quote_topic(topic, error)
-            else:
-                self.end_events(topic.account_id, error, send=False)
-
-    def _end_quote_topic(self, topic: Topic, error: FxSocketError) -> None:
-        for sink in self.quotes.drop(topic.account_id, topic.symbol or ""):
-            sink.fail(error)
-            self._retire(sink)
-            self.table.release([topic], online=False)
-
-    # --------------------------------------------------------------- consumers
-
-    def add_quotes(self, account_id: str, symbols: Sequence[str], sink: QuoteSink) -> int | None:
-        """Route ``symbols`` of ``account_id`` to ``sink``; subscribe what is new.
-
-        Returns the ticket whose ``Resolve`` says the server acknowledged (or
-        refused) it, or ``None`` when nothing is awaited.
-        """
-        self.quotes.add(account_id, symbols, sink)
-        topics = [Topic(account_id, "quotes", s) for s in symbols]
-        ticket, messages = self.table.acquire(topics, self.online)
-        self._actions.extend(Send(m.frame) for m in messages)
-        return ticket
-
-    def remove_quotes(
-        self, account_id: str, symbols: Sequence[str], sink: QuoteSink, *, send: bool = True
-    ) -> None:
-        """Stop routing to ``sink``; unsubscribe the symbols nobody needs any more."""
-        had = self.quotes.remove(account_id, symbols, sink)
-        self._retire(sink)
-        held = [Topic(account_id, "quotes", symbol) for symbol in had]
-        frames = self.table.release(held, self.online and send)
-        self._actions.extend(Send(f) for f in frames)
-
-    def add_events(self, account_id: str, sink: EventSink) -> int | None:
-        """Route ``account_id``'s events to ``sink``.
-
-        The first consumer of an account subscribes it: wait for the returned
-        ticket, then read the seed snapshot and call ``seeded``. Later
-        consumers join at once (``None``).
-        """
-        feed = self.feeds.get(account_id)
-        if feed is not None:
-            feed.sinks.append(sink)
-            return None
-        numbered = self.dialect.events_carry_seq
-        self.feeds[account_id] = AccountFeed(OrderBook(account_id), self.counters, numbered, [sink])
-        ticket, messages = self.table.acquire([Topic(account_id, "events")], self.online)
-        self._actions.extend(Send(m.frame) for m in messages)
-        return ticket
-
-    def seeded(self, account_id: str, snapshot: Snapshot) -> None:
-        """The seed of a new events feed was read: deliver what was held."""
-        if self.feeds.seeded(account_id, snapshot):
-            self._recover(account_id)
-
-    def recovered(self, account_id: str, snapshot: Snapshot) -> None:
-        """A ``Recover`` snapshot was read: deliver what the gap hid, then what was held."""
-        if self.feeds.recovered(account_id, snapshot):
-            self._recover(account_id)
-
-    def recovering(self, account_id: str) -> bool:
-        """Whether a recovery of ``account_id`` still waits for its snapshot."""
-        return self.feeds.recovering(account_id)
-
-    def remove_events(self, account_id: str, sink: EventSink, *, send: bool = True) -> None:
-        """Stop delivering to ``sink``; the last consumer of an account unsubscribes it."""
-        feed = self.feeds.get(account_id)
-        if feed is None:
-            return
-        if sink in feed.sinks:
-            feed.sinks.remove(sink)
-        self._retire(sink)
-        if not feed.sinks:
-            self.end_events(account_id, None, send=send)
-
-    def end_events(self, account_id: str, error: FxSocketError | None, *, send: bool) -> None:
-        """End every consumer of ``account_id``'s events (with ``error``: a failed seed...)."""
-        feed = self.feeds.pop(account_id, None)
-        if feed is None:
-            return
-        for sink in feed.sinks:
-            if error is not None:
-                sink.fail(error)
-            self._retire(sink)
-        frames = self.table.release([Topic(account_id, "events")], self.online and send)
-        self._actions.extend(Send(f) for f in frames)
-
-    def abandon(self, ticket: int) -> None:
-        """The waiter of ``ticket`` gave up (timed out or was cancelled)."""
-        self.table.abandon(ticket)
-
-    def status_changed(self, change: AccountStatusChanged) -> None:
-        """A status change seen elsewhere (the account watcher) joins the feed."""
-        feed = self.feeds.get(change.account_id)
-        if feed is not None:
-            feed.on_status(change)
-
-    def _recover(self, account_id: str) -> None:
-        self._actions.append(Recover(account_id, self.feeds[account_id].book.watermark))
-
-    # ------------------------------------------------------------------- stats
-
-    def _retire(self, sink: QuoteSink | EventSink) -> None:
-        self.counters.retired_conflated += getattr(sink, "conflated", 0)
-        self.counters.retired_dropped += sink.dropped
-
-    def sinks(self) -> list[QuoteSink | EventSink]:
-        """Every consumer of this socket."""
-        return [*self.quotes.sinks(), *self.feeds.sinks()]

@@ -24,6 +24,8 @@ __all__ = [
     "REMOVE",
     "Remove",
     "as_wire_time",
+    "check_account_id",
+    "check_buffer",
     "check_modify",
     "check_order",
     "check_order_type",
@@ -32,6 +34,7 @@ __all__ = [
     "check_range",
     "check_stop_change",
     "check_symbol",
+    "check_symbols",
     "check_timeframe",
 ]
 
@@ -165,3 +168,39 @@ def check_page_size(limit: int, maximum: int = HISTORY_MAX_LIMIT) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
         raise _refuse("invalid_limit", f"page size must be a whole number from 1 to {maximum}")
     return limit
+
+
+def check_symbols(symbols: tuple[object, ...], call: str) -> list[str]:
+    """The symbols of a subscription, once each, in the order given."""
+    if len(symbols) == 1 and isinstance(symbols[0], list | tuple | set | frozenset):
+        given = ", ".join(repr(s) for s in symbols[0])
+        raise _refuse(
+            "invalid_symbol",
+            f"pass the symbols as separate arguments: {call}({given}, account=...)",
+        )
+    if not symbols:
+        raise _refuse("invalid_symbol", f"name at least one symbol: {call}('EURUSD', account=...)")
+    for symbol in symbols:
+        check_symbol(symbol)
+    return list(dict.fromkeys(str(s) for s in symbols))
+
+
+def check_buffer(buffer: object, default: int) -> int:
+    """A consumer's buffer: a whole number of items, at least 1 (``None``: ``default``)."""
+    if buffer is None:
+        return default
+    if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 1:
+        raise _refuse(
+            "invalid_buffer",
+            f"buffer must be a whole number of items, at least 1 (or None for {default}), "
+            f"not {buffer!r}",
+        )
+    return buffer
+
+
+def check_account_id(account_id: object) -> str:
+    if not isinstance(account_id, str) or not account_id.strip():
+        raise _refuse(
+            "invalid_account", "account must be an account id such as fx.accounts.list()[0].id"
+        )
+    return account_id

@@ -27,6 +27,7 @@ from .._core.validation import (
     as_wire_time,
     check_modify,
     check_order,
+    check_order_type,
     check_page_size,
     check_range,
     check_symbol,
@@ -218,9 +219,18 @@ class AccountClient(Resource):
             async with gate:
                 results[index] = await self._candle_range(symbol, timeframe, chunk_start, chunk_end)
 
-        async with anyio.create_task_group() as tasks:
-            for index, (chunk_start, chunk_end) in enumerate(chunks):
-                tasks.start_soon(fetch, index, chunk_start, chunk_end)
+        failure: FxSocketError | None = None
+        try:
+            async with anyio.create_task_group() as tasks:
+                for index, (chunk_start, chunk_end) in enumerate(chunks):
+                    tasks.start_soon(fetch, index, chunk_start, chunk_end)
+        except BaseExceptionGroup as group:
+            failure = _first_ours(group)
+            if failure is None:
+                raise
+        if failure is not None:
+            # One chunk failed: raise what a user's `except` expects, not a group.
+            raise failure
         candles = _join(results)
         return candles[:limit] if limit is not None else candles
 
@@ -275,12 +285,13 @@ class AccountClient(Resource):
         """
         check_range(start, end)
         check_page_size(page_size)
+        order_type = None if type is None else check_order_type(type)
         return HistoryIterator(
             self,
             start=start,
             end=end,
             symbol=symbol,
-            order_type=type,
+            order_type=order_type,
             page_size=page_size,
             progress=progress,
         )
@@ -306,3 +317,15 @@ def _join(chunks: list[list[Candle]]) -> list[Candle]:
             if not joined or bar.time > joined[-1].time:
                 joined.append(bar)
     return joined
+
+
+def _first_ours(group: BaseExceptionGroup[BaseException]) -> FxSocketError | None:
+    """The first of our errors in a (nested) exception group, if there is one."""
+    for error in group.exceptions:
+        if isinstance(error, FxSocketError):
+            return error
+        if isinstance(error, BaseExceptionGroup):
+            found = _first_ours(error)
+            if found is not None:
+                return found
+    return None

@@ -21,7 +21,13 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from .._clock import Clock
 from .._config import Timeouts
 from .._core.dialect import HttpReply, HttpRequest
-from .._exceptions import ConnectionFailedError, ProtocolError, SessionClosedError, TimeoutError
+from .._exceptions import (
+    ConnectionFailedError,
+    FxSocketError,
+    ProtocolError,
+    SessionClosedError,
+    TimeoutError,
+)
 
 __all__ = ["AiohttpTransport", "MockTransport", "Transport"]
 
@@ -60,6 +66,7 @@ class AiohttpTransport:
             )
         started = self._clock.monotonic()
         self.in_flight += 1
+        error: FxSocketError | None = None
         try:
             async with self._session.request(
                 request.method,
@@ -78,18 +85,20 @@ class AiohttpTransport:
                     self._clock.wall(),
                 )
         except (builtins.TimeoutError, aiohttp.ServerTimeoutError):
-            raise TimeoutError(
+            error = TimeoutError(
                 f"{request.target}: no complete reply within {self._timeout.total:g} s"
-            ) from None
+            )
         except aiohttp.ClientResponseError as exc:
             # Its status is aiohttp's parser code, not one a server sent.
-            raise ProtocolError(
-                f"{request.target}: unreadable HTTP reply ({exc.message})"
-            ) from None
+            error = ProtocolError(f"{request.target}: unreadable HTTP reply ({exc.message})")
         except aiohttp.ClientError as exc:
-            raise ConnectionFailedError(f"{request.target}: {type(exc).__name__}: {exc}") from None
+            error = ConnectionFailedError(f"{request.target}: {type(exc).__name__}: {exc}")
         finally:
             self.in_flight -= 1
+        if error is not None:
+            # Raised outside the handler: aiohttp's exception (whose request
+            # info holds the headers, and so the key) is not its __context__.
+            raise error
         log.debug(
             "%s -> %d in %.1f ms",
             request.target,

@@ -13,10 +13,9 @@ from __future__ import annotations
 import builtins
 import logging
 import random
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator
-from types import TracebackType
-from typing import Final, Self
+from typing import Final
 
 import anyio
 
@@ -28,12 +27,12 @@ from .._dialects.reference import ReferenceManagement
 from .._exceptions import (
     AccountError,
     AuthenticationError,
-    ConsumerOverflowError,
     FxSocketError,
     NotFoundError,
     PermissionDeniedError,
     TimeoutError,
 )
+from .._feed import Feed
 from .client import RestClient
 from .resource import MANAGEMENT_BUCKET
 
@@ -44,7 +43,7 @@ log = logging.getLogger("fxsocket_async.watcher")
 STATUS_FEED_CAPACITY: Final = 10_000
 
 
-class StatusFeed:
+class StatusFeed(Feed[AccountStatusChanged]):
     """Account status changes as an async iterator: ``async with fx.accounts.watch() as feed``.
 
     Each change is an ``AccountStatusChanged`` with ``seq=None`` (it comes
@@ -54,56 +53,7 @@ class StatusFeed:
     """
 
     def __init__(self, watcher: AccountWatcher, capacity: int = STATUS_FEED_CAPACITY) -> None:
-        self._watcher = watcher
-        self._capacity = capacity
-        self._items: deque[AccountStatusChanged] = deque()
-        self._ready = anyio.Event()
-        self._closed = False
-        self._overflowed = False
-
-    def _push(self, change: AccountStatusChanged) -> None:
-        if self._closed or self._overflowed:
-            return
-        if len(self._items) >= self._capacity:
-            self._overflowed = True
-        else:
-            self._items.append(change)
-        self._ready.set()
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> AccountStatusChanged:
-        while not self._items:
-            if self._overflowed:
-                raise ConsumerOverflowError(
-                    f"this status feed fell {self._capacity} changes behind and was ended"
-                )
-            if self._closed:
-                raise StopAsyncIteration
-            self._ready = anyio.Event()
-            await self._ready.wait()
-        return self._items.popleft()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop receiving changes."""
-        self.close()
-
-    def close(self) -> None:
-        self._closed = True
-        self._watcher._feeds.discard(self)
-        self._ready.set()
+        super().__init__("status feed", capacity, watcher._feeds.discard)
 
 
 class AccountWatcher:
@@ -216,7 +166,7 @@ class AccountWatcher:
             data=AccountStatusData(status=account.status, error=account.error),
         )
         for feed in list(self._feeds):
-            feed._push(change)
+            feed.push(change)
         for listener in self._listeners:
             listener(change)
 

@@ -22,6 +22,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, Final
 
 import aiohttp
@@ -34,11 +35,13 @@ from .._core.dialect import StreamEndpoint
 from .._core.stream import StreamProtocol
 from .._exceptions import (
     AuthenticationError,
+    ConfigurationError,
     ConnectionFailedError,
     FxSocketError,
     PermissionDeniedError,
     TimeoutError,
 )
+from .state import ConnectionStatus
 
 __all__ = ["WebSocketConnection"]
 
@@ -74,6 +77,7 @@ class WebSocketConnection:
         endpoint: StreamEndpoint,
         *,
         policy: StreamPolicy,
+        connect_timeout: float,
         clock: Clock,
         execute: Execute,
     ) -> None:
@@ -86,9 +90,15 @@ class WebSocketConnection:
         self._rng = random.Random()
         self._outgoing: deque[bytes | None] = deque()  # None: a WebSocket ping frame
         self._wake_writer = anyio.Event()
+        self._connect_timeout = connect_timeout
         self._scope: anyio.CancelScope | None = None
-        #: Set while the socket is open, or once the stream has failed for good.
+        self._ended = ""
+        #: Set while the socket is open, or once the stream has failed.
         self.up = anyio.Event()
+        self.status = ConnectionStatus(clock)
+        self.ever_connected = False
+        #: Why the first connection could not be made (until one is).
+        self.first_failure: FxSocketError | None = None
 
     def __repr__(self) -> str:
         return f"WebSocketConnection({self._endpoint.shown!r})"
@@ -105,85 +115,131 @@ class WebSocketConnection:
         """The protocol found the socket dead: close it and reconnect."""
         if self._scope is not None:
             log.warning("stream %s: %s; treating it as dead", self._endpoint.shown, reason)
+            self._ended = reason
             self._scope.cancel()
 
     # ---------------------------------------------------------------- supervisor
 
     async def run(self) -> None:
-        """Connect, serve, reconnect, until the session ends or the stream fails for good."""
+        """Connect, serve, reconnect, until the session ends or the stream fails.
+
+        Before the first connection is made, a failure goes to whoever waits
+        for it (``first_failure``) and the supervisor stops; the next
+        consumer starts it again. After one, it reconnects as the policy says.
+        """
         delays = self._policy.reconnect_backoff.delays(self._rng)
         failures = 0
+        status = self.status
+        status.set("reconnecting" if self.ever_connected else "connecting", attempt=1)
         while True:
             try:
                 ws = await self._handshake()
-            except (AuthenticationError, PermissionDeniedError) as exc:
+            except (AuthenticationError, PermissionDeniedError, ConfigurationError) as exc:
                 self._fail(exc)
                 return
             except (ConnectionFailedError, TimeoutError) as exc:
+                if not self.ever_connected:
+                    self._first_failed(exc)
+                    return
                 failures += 1
                 limit = self._policy.max_reconnects
                 if limit is not None and failures >= limit:
                     self._fail(exc)
                     return
                 delay = next(delays)
-                log.warning("stream connection failed (%s); retrying in %.2f s", exc, delay)
+                log.warning(
+                    "stream %s: reconnect %d failed (%s); retrying in %.2f s",
+                    self._endpoint.shown,
+                    failures,
+                    exc.message,
+                    delay,
+                )
+                at = self._clock.wall() + timedelta(seconds=delay)
+                status.set(
+                    "reconnecting", reason=exc.message, attempt=failures + 1, next_attempt_at=at
+                )
                 await self._clock.sleep(delay)
                 continue
             failures = 0
             delays = self._policy.reconnect_backoff.delays(self._rng)
-            await self._serve(ws)
-            log.warning("stream connection to %s lost; reconnecting", self._endpoint.shown)
+            self.ever_connected = True
+            reason = await self._serve(ws)
+            log.warning("stream %s lost (%s); reconnecting", self._endpoint.shown, reason)
+            status.set("reconnecting", reason=reason, attempt=1, next_attempt_at=self._clock.wall())
 
     def _fail(self, error: FxSocketError) -> None:
         log.error("the stream cannot be opened: %s", error)
         self._protocol.failed(error)
         self._execute(self._protocol.take_actions())
+        self.status.set("failed", reason=error.message, error=error)
         self.up.set()  # wake every waiter: they raise the protocol's fatal error
 
+    def _first_failed(self, error: FxSocketError) -> None:
+        log.warning("the stream at %s could not be opened: %s", self._endpoint.shown, error)
+        self.first_failure = error
+        self._protocol.first_connect_failed(error)
+        self._execute(self._protocol.take_actions())
+        self.status.set("failed", reason=error.message, error=error)
+        self.up.set()
+        self.up = anyio.Event()
+
     async def _handshake(self) -> aiohttp.ClientWebSocketResponse:
+        """Open the socket within the connect timeout.
+
+        Raises ``AuthenticationError`` / ``PermissionDeniedError`` (the key
+        was refused), ``ConfigurationError`` (the URL is wrong: 400/404),
+        ``ConnectionFailedError`` or ``TimeoutError``, each naming the URL.
+        """
         endpoint = self._endpoint
+        error: FxSocketError
         try:
-            ws: aiohttp.ClientWebSocketResponse = await self._http.ws_connect(
-                endpoint.url,
-                headers=endpoint.headers,
-                autoping=True,
-                heartbeat=None,
-                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=_CLOSE_TIMEOUT),
-                max_msg_size=_MAX_FRAME,
-                **_WS_OPTIONS,
-            )
+            with self._clock.fail_after(self._connect_timeout):
+                ws: aiohttp.ClientWebSocketResponse = await self._http.ws_connect(
+                    endpoint.url,
+                    headers=endpoint.headers,
+                    autoping=True,
+                    heartbeat=None,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=_CLOSE_TIMEOUT),
+                    max_msg_size=_MAX_FRAME,
+                    **_WS_OPTIONS,
+                )
             return ws
         except aiohttp.WSServerHandshakeError as exc:
-            if exc.status == 401:
-                raise AuthenticationError(
-                    "the stream refused the API key (401)", status=401, code="unauthorized"
-                ) from None
-            if exc.status == 403:
-                raise PermissionDeniedError(
-                    "the stream refused this key (403)", status=403, code="forbidden"
-                ) from None
-            raise ConnectionFailedError(
-                f"stream handshake answered {exc.status}", code=f"handshake_{exc.status}"
-            ) from None
+            error = _refused(exc.status, endpoint.shown)
         except (builtins.TimeoutError, aiohttp.ServerTimeoutError):
-            raise TimeoutError("the stream handshake timed out") from None
+            error = TimeoutError(
+                f"opening the stream at {endpoint.shown} took more than {self._connect_timeout:g} s"
+            )
         except (aiohttp.ClientError, OSError) as exc:
-            raise ConnectionFailedError(f"stream connection failed: {exc}") from None
+            error = ConnectionFailedError(
+                f"the stream at {endpoint.shown} could not be reached: {type(exc).__name__}"
+                f"{': ' + str(exc) if isinstance(exc, OSError) else ''}"
+            )
+        # Raised here, outside the handler: aiohttp's error (whose request
+        # headers hold the key) must not ride along as __context__.
+        raise error
 
-    async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> str:
+        """Run an open socket until it ends; return why it ended."""
         protocol, clock = self._protocol, self._clock
         self._outgoing.clear()
+        self._ended = "the server closed it"
         try:
             with anyio.CancelScope() as scope:
                 self._scope = scope
                 protocol.connection_made(clock.wall(), clock.monotonic())
                 self._execute(protocol.take_actions())
+                self.status.set("live")
+                self.first_failure = None
                 self.up.set()
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(self._write, ws)
                     tasks.start_soon(self._tick)
                     await self._read(ws)
                     tasks.cancel_scope.cancel()
+            if ws.close_code is not None and self._ended == "the server closed it":
+                self._ended = f"the server closed it (code {ws.close_code})"
+            return self._ended
         finally:
             self._scope = None
             self.up = anyio.Event()
@@ -254,3 +310,23 @@ class WebSocketConnection:
             actions = protocol.take_actions()
             if actions:
                 self._execute(actions)
+
+
+def _refused(status: int, url: str) -> FxSocketError:
+    """What a refused handshake means: a refused key, a wrong URL, or a server fault."""
+    if status == 401:
+        return AuthenticationError(
+            f"the stream at {url} refused the API key (401)", status=401, code="unauthorized"
+        )
+    if status == 403:
+        return PermissionDeniedError(
+            f"the stream at {url} refused this key (403)", status=403, code="forbidden"
+        )
+    if status in (400, 404):
+        return ConfigurationError(
+            f"the stream URL {url} answered {status}: check ws_url (or $FXSOCKET_WS_URL)",
+            code=f"handshake_{status}",
+        )
+    return ConnectionFailedError(
+        f"the stream at {url} answered {status} to the handshake", code=f"handshake_{status}"
+    )

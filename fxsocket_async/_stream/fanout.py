@@ -1,20 +1,21 @@
 """Per-consumer buffers: how one decoded frame reaches many consumers.
 
-The reader task calls ``push`` on every buffer subscribed to a frame; that is
-the hot path, so a push is a deque append and, at most once per batch, the
-completion of the one future the consumer sleeps on. No task, queue or dict is
-made per message.
+The reader hands every run of quotes of one symbol to each buffer subscribed
+to it; that is the hot path, so a push is a deque extend (or one dict store)
+and, at most once per batch, the completion of the one future the consumer
+sleeps on. No task, queue or dict is made per message.
 
-Overflow policy, stated per buffer kind:
+Delivery policy, stated per buffer kind:
 
-- ``QuoteBuffer`` in ``conflate`` mode (the default): quotes are delivered in
-  order while the consumer keeps up. When ``capacity`` quotes are waiting, the
-  consumer is *lagging*: the backlog collapses to the newest quote per symbol
-  and, until it catches up (reads the buffer empty), every new quote replaces
-  its symbol's entry. It never reads a stale backlog, memory is bounded by the
-  number of symbols, and every skipped quote is counted in ``conflated``.
-- ``QuoteBuffer`` in ``all`` mode: every tick, bounded; overflow ends that
-  consumer with ``ConsumerOverflowError`` (counted in ``dropped``).
+- ``LatestQuotes`` (``mode="conflate"``, the default): latest-value. A
+  consumer never reads a quote when a newer quote of the same symbol has
+  already reached the library: a newer quote replaces the waiting one of its
+  symbol (which keeps its place in line), and every replaced quote is counted
+  in ``conflated``. A consumer that reads each quote before the next of its
+  symbol arrives sees every one; memory is one quote per symbol.
+- ``QuoteQueue`` (``mode="all"``): every tick, in order, bounded by
+  ``capacity``; overflow ends that consumer with ``ConsumerOverflowError``
+  (counted in ``dropped``). For collectors.
 - ``EventBuffer``: lossless, bounded; overflow ends that consumer alone with
   ``ConsumerOverflowError``.
 """
@@ -26,13 +27,17 @@ from collections import deque
 from typing import Any, Final, Generic, Literal, TypeAlias, TypeVar
 
 from .._core.models import Quote
-from .._exceptions import ConsumerOverflowError, FxSocketError
+from .._exceptions import ConsumerOverflowError, FxSocketError, ValidationError
 from .stats import SubscriptionStats
 
 __all__ = [
+    "QUOTE_MODES",
     "EventBuffer",
+    "LatestQuotes",
     "QuoteBuffer",
     "QuoteMode",
+    "QuoteQueue",
+    "quote_buffer",
 ]
 
 QuoteMode: TypeAlias = Literal["conflate", "all"]
@@ -45,12 +50,9 @@ T = TypeVar("T")
 class _Buffer(Generic[T]):
     """Storage and wake-up shared by both buffer kinds."""
 
-    __slots__ = ("_error", "_items", "_waiter", "capacity", "closed", "dropped")
+    __slots__ = ("_error", "_items", "_waiter", "closed", "dropped")
 
-    def __init__(self, capacity: int) -> None:
-        if capacity < 1:
-            raise ValueError("a buffer needs a capacity of at least 1")
-        self.capacity = capacity
+    def __init__(self) -> None:
         self._items: deque[T] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._error: FxSocketError | None = None
@@ -95,25 +97,107 @@ class _Buffer(Generic[T]):
         return len(self._items)
 
 
-class QuoteBuffer(_Buffer[Quote]):
-    """One quote consumer's buffer (see the module docstring for its policy)."""
+def _checked(capacity: int) -> int:
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+        raise ValidationError(
+            f"a buffer needs a capacity of at least 1 item, not {capacity!r}",
+            code="invalid_buffer",
+        )
+    return capacity
 
-    __slots__ = ("_latest", "conflated", "mode", "pushed")
 
-    def __init__(self, capacity: int = DEFAULT_QUOTE_CAPACITY, mode: QuoteMode = "conflate"):
-        if mode not in ("conflate", "all"):
-            raise ValueError("mode must be 'conflate' or 'all'")
-        super().__init__(capacity)
-        self.mode = mode
-        # While lagging: symbol -> newest quote, in order of first arrival.
-        self._latest: dict[str, Quote] | None = None
+class LatestQuotes(_Buffer[str]):
+    """A quote consumer in ``conflate`` mode: the newest quote of each symbol, in line.
+
+    ``_items`` holds the symbols waiting, in the order they started waiting;
+    ``_latest`` the newest quote of each.
+    """
+
+    __slots__ = ("_latest", "conflated", "pushed")
+
+    mode: QuoteMode = "conflate"
+    capacity: int | None = None  # never overflows: one quote per symbol
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._latest: dict[str, Quote] = {}
         self.conflated = 0
+        self.pushed = 0
+
+    def push_many(self, quotes: list[Quote]) -> None:
+        """Take a run of quotes of one symbol (what the reader hands over): only the last counts."""
+        count = len(quotes)
+        newest = quotes[-1]
+        symbol = newest.symbol
+        self.pushed += count
+        latest = self._latest
+        if symbol in latest:
+            self.conflated += count
+        else:
+            self.conflated += count - 1
+            self._items.append(symbol)
+        latest[symbol] = newest
+        if self._waiter is not None:
+            self._wake()
+
+    def push(self, quote: Quote) -> None:
+        self.push_many([quote])
+
+    def __aiter__(self) -> LatestQuotes:
+        return self
+
+    async def get(self) -> Quote:
+        items = self._items
+        if items and self._error is None:  # the hot path: a quote is waiting
+            return self._latest.pop(items.popleft())
+        if not items:
+            await self._wait()
+        elif self._error is not None:
+            raise self._error
+        return self._latest.pop(self._items.popleft())
+
+    __anext__ = get  # ``async for`` over a subscription iterates its buffer directly
+
+    async def get_batch(self) -> list[Quote]:
+        """The newest quote of every symbol waiting, in line (at least one)."""
+        if not self._items:
+            await self._wait()
+        elif self._error is not None:
+            raise self._error
+        latest = self._latest
+        batch = [latest[symbol] for symbol in self._items]
+        self._items.clear()
+        latest.clear()
+        return batch
+
+    @property
+    def delivered(self) -> int:
+        # Counted on the producer's side, so reading a quote costs no bookkeeping.
+        return self.pushed - self.conflated - self.depth
+
+    def stats(self) -> SubscriptionStats:
+        return SubscriptionStats(
+            delivered=self.delivered, conflated=self.conflated, dropped=0, depth=self.depth
+        )
+
+
+class QuoteQueue(_Buffer[Quote]):
+    """A quote consumer in ``all`` mode: every tick in order, up to ``capacity`` waiting."""
+
+    __slots__ = ("capacity", "pushed")
+
+    mode: QuoteMode = "all"
+    conflated = 0
+
+    def __init__(self, capacity: int = DEFAULT_QUOTE_CAPACITY) -> None:
+        super().__init__()
+        self.capacity: int = _checked(capacity)
         self.pushed = 0
 
     def push_many(self, quotes: list[Quote]) -> None:
         """Push a run of quotes: one extend and at most one wake-up when they fit."""
         items = self._items
-        if self._latest is None and len(items) + len(quotes) <= self.capacity:
+        if len(items) + len(quotes) <= self.capacity:
             items.extend(quotes)
             self.pushed += len(quotes)
             if self._waiter is not None:
@@ -124,16 +208,7 @@ class QuoteBuffer(_Buffer[Quote]):
 
     def push(self, quote: Quote) -> None:
         self.pushed += 1
-        latest = self._latest
-        if latest is not None:
-            if quote.symbol in latest:
-                self.conflated += 1
-            latest[quote.symbol] = quote
-        elif len(self._items) < self.capacity:
-            self._items.append(quote)
-        elif self.mode == "conflate":
-            self._start_lagging(quote)
-        else:
+        if len(self._items) >= self.capacity:
             self.dropped += 1
             if self._error is None:
                 self.fail(
@@ -143,84 +218,72 @@ class QuoteBuffer(_Buffer[Quote]):
                     )
                 )
             return
+        self._items.append(quote)
         if self._waiter is not None:
             self._wake()
 
-    def _start_lagging(self, quote: Quote) -> None:
-        latest: dict[str, Quote] = {}
-        for waiting in self._items:
-            latest[waiting.symbol] = waiting
-        latest[quote.symbol] = quote
-        self.conflated += len(self._items) + 1 - len(latest)
-        self._items.clear()
-        self._latest = latest
-
-    def _ready(self) -> bool:
-        return bool(self._items) or bool(self._latest)
-
-    def _take_one(self) -> Quote:
-        if self._items:
-            return self._items.popleft()
-        latest = self._latest
-        assert latest
-        quote = latest.pop(next(iter(latest)))
-        if not latest:
-            self._latest = None  # caught up: back to in-order delivery
-        return quote
-
-    def __aiter__(self) -> QuoteBuffer:
+    def __aiter__(self) -> QuoteQueue:
         return self
 
     async def get(self) -> Quote:
         items = self._items
         if items and self._error is None:  # the hot path: a quote is waiting, in order
             return items.popleft()
-        if not self._ready():
+        if not items:
             await self._wait()
         elif self._error is not None:
             raise self._error
-        return self._take_one()
+        return self._items.popleft()
 
     __anext__ = get  # ``async for`` over a subscription iterates its buffer directly
 
     async def get_batch(self) -> list[Quote]:
         """Everything waiting, oldest first (at least one quote)."""
-        if not self._ready():
+        if not self._items:
             await self._wait()
         elif self._error is not None:
             raise self._error
         batch = list(self._items)
         self._items.clear()
-        if self._latest is not None:
-            batch.extend(self._latest.values())
-            self._latest = None
         return batch
 
     @property
-    def depth(self) -> int:
-        return len(self._items) + (len(self._latest) if self._latest else 0)
-
-    @property
     def delivered(self) -> int:
-        # Counted on the producer's side, so reading a quote costs no bookkeeping.
-        return self.pushed - self.conflated - self.dropped - self.depth
+        return self.pushed - self.dropped - self.depth
 
     def stats(self) -> SubscriptionStats:
         return SubscriptionStats(
-            delivered=self.delivered,
-            conflated=self.conflated,
-            dropped=self.dropped,
-            depth=self.depth,
+            delivered=self.delivered, conflated=0, dropped=self.dropped, depth=self.depth
         )
+
+
+QuoteBuffer: TypeAlias = LatestQuotes | QuoteQueue
+QUOTE_MODES: Final = ("conflate", "all")
+
+
+def quote_buffer(
+    mode: QuoteMode = "conflate", capacity: int = DEFAULT_QUOTE_CAPACITY
+) -> QuoteBuffer:
+    """The buffer of one quote consumer in ``mode`` (``capacity`` bounds ``all`` mode)."""
+    if mode == "conflate":
+        return LatestQuotes()
+    if mode == "all":
+        return QuoteQueue(capacity)
+    raise ValidationError(
+        f"mode must be 'conflate' (the newest quote per symbol) or 'all' (every tick), "
+        f"not {mode!r}",
+        code="invalid_mode",
+    )
 
 
 class EventBuffer(_Buffer[Any]):
     """One events consumer's lossless buffer."""
 
-    __slots__ = ("delivered", "include_unknown")
+    __slots__ = ("capacity", "delivered", "include_unknown")
 
     def __init__(self, capacity: int = DEFAULT_EVENT_CAPACITY, include_unknown: bool = True):
-        super().__init__(capacity)
+        super().__init__()
+        self.capacity: int = _checked(capacity)
         self.include_unknown = include_unknown
         self.delivered = 0
 

@@ -19,7 +19,7 @@ from anyio.abc import TaskGroup
 
 from .._clock import Clock
 from .._config import StreamPolicy
-from .._core.actions import Action, Close, Recover, Resolve, Send, SendPing
+from .._core.actions import Action, Close, Health, Recover, Resolve, Send, SendPing
 from .._core.dialect import StreamDialect
 from .._core.events import AccountStatusChanged
 from .._core.stream import LinkState, StreamProtocol
@@ -43,6 +43,7 @@ class Stream:
         *,
         account_id: str | None,
         policy: StreamPolicy,
+        connect_timeout: float,
         clock: Clock,
         tasks: TaskGroup,
         snapshots: SnapshotReader,
@@ -63,9 +64,12 @@ class Stream:
             self.protocol,
             dialect.endpoint(account_id),
             policy=policy,
+            connect_timeout=connect_timeout,
             clock=clock,
             execute=self.execute,
         )
+        #: The socket's typed state: read it, await it, or watch it.
+        self.status = self.connection.status
         self._recoveries = RecoveryDriver(
             self.protocol, snapshots, tasks=tasks, policy=policy, clock=clock, execute=self.execute
         )
@@ -80,17 +84,23 @@ class Stream:
     def execute(self, actions: list[Action]) -> None:
         """Carry out the protocol's actions, in order."""
         for action in actions:
-            kind = type(action)
-            if kind is Send:
-                self.connection.send(action.frame)  # type: ignore[union-attr]
-            elif kind is Resolve:
-                self._settle(action)  # type: ignore[arg-type]
-            elif kind is Recover:
-                self._recoveries.start(action.account_id, action.watermark)  # type: ignore[union-attr]
-            elif kind is Close:
-                self.connection.kill(action.reason)  # type: ignore[union-attr]
-            elif kind is SendPing:
-                self.connection.send(None)
+            match action:
+                case Send(frame=frame):
+                    self.connection.send(frame)
+                case Resolve():
+                    self._settle(action)
+                case Recover(account_id=account_id, watermark=watermark):
+                    self._recoveries.start(account_id, watermark)
+                case Close(reason=reason):
+                    self.connection.kill(reason)
+                case Health(reason=reason):
+                    if self.status.state.state in ("live", "degraded"):
+                        if reason is None:
+                            self.status.set("live")
+                        else:
+                            self.status.set("degraded", reason=reason)
+                case SendPing():
+                    self.connection.send(None)
 
     def _settle(self, action: Resolve) -> None:
         future = self._waiters.get(action.ticket)
@@ -107,24 +117,35 @@ class Stream:
     # --------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
-        """Open the socket in the background (idempotent)."""
+        """Open the socket in the background (idempotent; again after a first failure)."""
         if not self._started:
             self._started = True
-            self._tasks.start_soon(self.connection.run)
+            self.connection.first_failure = None
+            self._tasks.start_soon(self._supervise)
+
+    async def _supervise(self) -> None:
+        try:
+            await self.connection.run()
+        finally:
+            self._started = False  # a first failure stops it; the next consumer restarts it
 
     async def wait_connected(self) -> None:
         """Open the socket if needed and wait until it is up.
 
-        Raises the fatal error (``AuthenticationError``...) if the stream
-        cannot be opened, or ``TimeoutError`` after ``subscribe_timeout``.
+        Raises the fatal error (``AuthenticationError``, ``ConfigurationError``...),
+        the first connection's failure (``ConnectionFailedError``,
+        ``TimeoutError``), or ``TimeoutError`` after ``subscribe_timeout``.
         """
         self._raise_if_fatal()
         self.start()
         timeout = self._policy.subscribe_timeout
+        connection = self.connection
         try:
             with self._clock.fail_after(timeout):
-                while not self.connection.up.is_set():
-                    await self.connection.up.wait()
+                while not connection.up.is_set():
+                    if connection.first_failure is not None:
+                        raise connection.first_failure
+                    await connection.up.wait()
         except builtins.TimeoutError:
             raise TimeoutError(f"the stream was not connected within {timeout:g} s") from None
         self._raise_if_fatal()
@@ -137,6 +158,7 @@ class Stream:
         """End every consumer (the session is closing)."""
         for sink in self.protocol.sinks():
             sink.close()
+        self.status.close()
 
     async def _wait(self, ticket: int | None) -> None:
         """Wait for the server's answer to ``ticket``; raise its refusal, or time out."""
@@ -243,6 +265,7 @@ class Stream:
         sinks = self.protocol.sinks()
         return StreamStats(
             connected=self.protocol.state is LinkState.OPEN,
+            state=self.status.state.state,
             frames=counts.frames,
             bytes=counts.bytes,
             decode_errors=counts.decode_errors,

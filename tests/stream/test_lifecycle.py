@@ -103,7 +103,7 @@ async def test_breaking_out_of_async_for_unsubscribes_and_leaves_no_task(
     with anyio.fail_after(WAIT):
         await fx.connect_stream()
     tasks = other_tasks()
-    async with fx.quotes("EURUSD", account=account.id) as quotes:
+    async with fx.quotes("EURUSD", account=account.id, mode="all") as quotes:
         sent = [bump(sim, "EURUSD") for _ in range(3)]
         got = []
         with anyio.fail_after(WAIT):
@@ -300,8 +300,8 @@ async def test_stream_stats_count_frames_bytes_consumers_and_depth(
     assert (stats.frames, stats.bytes, stats.consumers, stats.buffer_depth) == (0, 0, 0, 0)
 
     async with (
-        fx.quotes("EURUSD", "GBPUSD", account=account.id) as both,
-        fx.quotes("EURUSD", account=account.id) as eurusd,
+        fx.quotes("EURUSD", "GBPUSD", account=account.id, mode="all") as both,
+        fx.quotes("EURUSD", account=account.id, mode="all") as eurusd,
         fx.events(account=account.id),
     ):
         stats = fx.stats()["stream"]

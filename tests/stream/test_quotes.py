@@ -66,7 +66,7 @@ async def test_many_consumers_each_see_every_quote_in_order(
 
     async with contextlib.AsyncExitStack() as stack:
         subs = [
-            await stack.enter_async_context(fx.quotes("EURUSD", account=account.id))
+            await stack.enter_async_context(fx.quotes("EURUSD", account=account.id, mode="all"))
             for _ in range(consumers)
         ]
         with anyio.fail_after(WAIT):
@@ -93,8 +93,8 @@ async def test_a_slow_consumer_is_conflated_while_a_fast_one_misses_nothing(
     slow_depths: list[int] = []
 
     async with (
-        fx.quotes(*symbols, account=account.id, buffer=capacity) as slow,
-        fx.quotes(*symbols, account=account.id) as fast,  # the default buffer
+        fx.quotes(*symbols, account=account.id, buffer=capacity) as slow,  # conflate
+        fx.quotes(*symbols, account=account.id, mode="all") as fast,  # every tick
     ):
 
         async def slow_consumer() -> None:
@@ -126,8 +126,8 @@ async def test_a_slow_consumer_is_conflated_while_a_fast_one_misses_nothing(
         assert wire(fast_got) == wire(sent)
         assert len(sent) == n + 1
         assert fast.stats().conflated == 0
-        # The slow one: bounded memory, every skipped quote counted...
-        assert max(slow_depths) <= capacity
+        # The slow one: one quote per symbol at most, every skipped quote counted...
+        assert max(slow_depths) <= len(symbols)
         assert lagging.depth == len(symbols)
         assert lagging.conflated == n - len(symbols)
         assert lagging.dropped == 0
@@ -142,36 +142,71 @@ async def test_a_slow_consumer_is_conflated_while_a_fast_one_misses_nothing(
         assert fx.stats()["stream"].conflated == lagging.conflated
 
 
-async def test_an_always_ready_consumer_is_not_conflated_by_a_burst(
+async def test_an_always_ready_collector_is_not_overflowed_by_a_burst(
     sim: Simulator, fx: AsyncFxSocket, account: Account
 ) -> None:
     n = 9000  # below the simulator's 10,000-frame outgoing limit
     got: list[Quote] = []
-    async with fx.quotes("EURUSD", account=account.id) as quotes:
+    async with fx.quotes("EURUSD", account=account.id, mode="all") as quotes:
         with anyio.fail_after(WAIT):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_collect_until_sentinel, quotes, got, n + 1)
                 await anyio.wait_all_tasks_blocked()  # it waits in anext, ready
                 sent = [push(sim, "EURUSD", i) for i in range(n)]
                 sentinel = sim.set_price("EURUSD", SENTINEL_BID)
-        assert quotes.stats().conflated == 0
+        assert (quotes.stats().conflated, quotes.stats().dropped) == (0, 0)
         assert wire(got) == wire([*sent, sentinel])
 
 
-async def test_a_ready_consumer_with_a_small_buffer_is_not_conflated_by_a_burst(
+async def test_a_ready_collector_with_a_small_buffer_is_not_overflowed_by_a_burst(
     sim: Simulator, fx: AsyncFxSocket, account: Account
 ) -> None:
     n = 5000
     got: list[Quote] = []
-    async with fx.quotes("EURUSD", account=account.id, buffer=16) as quotes:
+    async with fx.quotes("EURUSD", account=account.id, mode="all", buffer=16) as quotes:
         with anyio.fail_after(WAIT):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_collect_until_sentinel, quotes, got, n + 1)
                 await anyio.wait_all_tasks_blocked()
                 sent = [push(sim, "EURUSD", i) for i in range(n)]
                 sentinel = sim.set_price("EURUSD", SENTINEL_BID)
-        assert quotes.stats().conflated == 0
+        assert quotes.stats().dropped == 0
         assert wire(got) == wire([*sent, sentinel])
+
+
+async def test_a_burst_reaches_a_conflating_consumer_as_its_newest_prices(
+    sim: Simulator, fx: AsyncFxSocket, account: Account
+) -> None:
+    n = 5000
+    got: list[Quote] = []
+    async with fx.quotes("EURUSD", account=account.id) as quotes:  # the default: conflate
+        with anyio.fail_after(WAIT):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_collect_until_sentinel, quotes, got, n + 1)
+                await anyio.wait_all_tasks_blocked()
+                for i in range(n):
+                    push(sim, "EURUSD", i)
+                sentinel = sim.set_price("EURUSD", SENTINEL_BID)
+        stats = quotes.stats()
+    # Never behind: each read was the newest price that had arrived, so they only rise,
+    # and the last is the last one sent; every quote is read or counted as replaced.
+    bids = [q.bid for q in got]
+    assert bids == sorted(set(bids))
+    assert wire(got[-1:]) == wire([sentinel])
+    assert stats.delivered + stats.conflated == n + 1
+    assert stats.conflated > 0  # a burst of 5,000 is read in far fewer wake-ups
+
+
+async def test_a_consumer_that_keeps_up_sees_every_quote_in_conflate_mode(
+    sim: Simulator, fx: AsyncFxSocket, account: Account
+) -> None:
+    async with fx.quotes("EURUSD", "GBPUSD", account=account.id) as quotes:
+        sent, got = [], []
+        for i in range(60):
+            sent.append(push(sim, ("EURUSD", "GBPUSD")[i % 2], i))
+            got += await read(quotes, 1)  # read before the next one is sent
+        assert wire(got) == wire(sent)
+        assert quotes.stats().conflated == 0
 
 
 async def _collect_until_sentinel(sub: QuoteSubscription, out: list[Quote], at_most: int) -> None:
@@ -185,8 +220,8 @@ async def test_a_slow_consumer_reads_on_in_order_once_caught_up(
     sim: Simulator, fx: AsyncFxSocket, account: Account
 ) -> None:
     async with (
-        fx.quotes("EURUSD", account=account.id, buffer=8) as slow,
-        fx.quotes("EURUSD", account=account.id) as fast,
+        fx.quotes("EURUSD", account=account.id) as slow,
+        fx.quotes("EURUSD", account=account.id, mode="all") as fast,
     ):
         for i in range(50):
             push(sim, "EURUSD", i)
@@ -195,9 +230,10 @@ async def test_a_slow_consumer_reads_on_in_order_once_caught_up(
         assert wire(await read(slow, 1)) == wire([sentinel])  # conflated to the newest
         assert slow.stats().conflated == 50
 
-        later = [push(sim, "EURUSD", 100 + i) for i in range(5)]  # caught up: every one
-        assert wire(await read(slow, 5)) == wire(later)
-        assert wire(await read(fast, 5)) == wire(later)
+        for i in range(5):  # caught up: it sees every quote it keeps up with
+            later = push(sim, "EURUSD", 100 + i)
+            assert wire(await read(slow, 1)) == wire([later])
+            assert wire(await read(fast, 1)) == wire([later])
         assert slow.stats().conflated == 50
 
 
@@ -211,7 +247,8 @@ async def test_mode_all_overflow_ends_that_consumer_while_others_continue(
     ):
         sent = [push(sim, "EURUSD", i) for i in range(20)]
         assert wire(await read(other, 20)) == wire(sent)
-        assert wire(await read(conflating, 20)) == wire(sent)
+        assert wire(await read(conflating, 1)) == wire(sent[-1:])  # the newest, the rest replaced
+        assert conflating.stats().conflated == 19
         assert blocked.stats().dropped == 16  # 20 pushed, 4 fit
 
         with anyio.fail_after(WAIT), pytest.raises(ConsumerOverflowError) as caught:
@@ -235,7 +272,7 @@ async def test_batches_cover_every_quote_exactly_once(
     symbols = ("EURUSD", "GBPUSD")
     batches: list[list[Quote]] = []
 
-    async with fx.quotes(*symbols, account=account.id) as quotes:
+    async with fx.quotes(*symbols, account=account.id, mode="all") as quotes:
 
         async def collect() -> None:
             total = 0
@@ -263,7 +300,7 @@ async def test_one_subscription_carries_several_symbols_and_only_those(
     sim: Simulator, fx: AsyncFxSocket, account: Account
 ) -> None:
     wanted = ("EURUSD", "GBPUSD", "XAUUSD")
-    async with fx.quotes(*wanted, "EURUSD", account=account.id) as quotes:  # a repeat is one
+    async with fx.quotes(*wanted, "EURUSD", account=account.id, mode="all") as quotes:  # one
         assert quotes.symbols == list(wanted)
         frames = fx.stats()["stream"].frames
         expected = []
@@ -287,9 +324,9 @@ async def test_two_accounts_on_one_symbol_each_get_their_own_quotes(
         second = await link(fx, connected=True)
     n = 50
     async with (
-        fx.quotes("EURUSD", account=account.id) as first_quotes,
-        fx.quotes("EURUSD", account=second.id) as second_quotes,
-        fx.quotes("EURUSD", account=account.id) as first_again,
+        fx.quotes("EURUSD", account=account.id, mode="all") as first_quotes,
+        fx.quotes("EURUSD", account=second.id, mode="all") as second_quotes,
+        fx.quotes("EURUSD", account=account.id, mode="all") as first_again,
     ):
         frames = fx.stats()["stream"].frames
         sent = [push(sim, "EURUSD", i) for i in range(n)]

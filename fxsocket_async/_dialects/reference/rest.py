@@ -59,7 +59,7 @@ def decode_error(
     try:
         parsed = msgspec.json.decode(body, type=ErrorBody)
         code, message = parsed.error, parsed.message or parsed.error
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         code = f"http_{status}"
         message = preview(body).strip() or f"HTTP {status} with no error body"
     return error_from_response(

@@ -45,21 +45,26 @@ def decode_event(frame: bytes | str) -> StreamEvent:
         event: ServerEvent = EVENT_DECODER.decode(frame)
     except msgspec.ValidationError as exc:
         return _unknown_or_raise(frame, exc)
-    except msgspec.DecodeError as exc:
-        raise ProtocolError(
-            f"stream frame is not valid JSON ({exc}): {preview(frame)!r}",
+    except (msgspec.DecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        error = ProtocolError(
+            f"stream frame is not valid JSON ({reason}): {preview(frame)!r}",
             code="malformed_frame",
-        ) from None
-    return event
+        )
+    else:
+        return event
+    raise error
 
 
 def _unknown_or_raise(frame: bytes | str, exc: msgspec.ValidationError) -> UnknownEvent:
     try:
         raw = ANY_DECODER.decode(frame)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
+        raw = None
+    if raw is None:
         raise ProtocolError(
             f"stream frame is not a JSON object: {preview(frame)!r}", code="malformed_frame"
-        ) from None
+        )
     kind = raw.get("type")
     if not isinstance(kind, str):
         raise ProtocolError(
