@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import builtins
-
 from .._core.models import Account, LinkAccountRequest
 from .._dialects.reference import ReferenceManagement
-from .._exceptions import FxSocketError, NotFoundError, ValidationError
+from .._exceptions import NotFoundError, ValidationError
 from .client import RestClient
 from .resource import MANAGEMENT_BUCKET
 from .watcher import AccountWatcher, StatusFeed
@@ -84,19 +82,22 @@ class Accounts:
     async def unlink(self, account_id: str) -> None:
         """Unlink an account and tear its terminal down.
 
-        A retry that finds the account already gone counts as done.
-        Raises ``NotFoundError`` when it was not linked, or another ``FxSocketError``.
+        An unlink may be sent twice without this library knowing (a retry, or
+        aiohttp re-sending it on a broken keep-alive connection), so a "not
+        found" for an account this session has seen linked counts as done:
+        the account is unlinked, which is what was asked.
+
+        Raises ``NotFoundError`` when this session never saw the account
+        linked and the server does not know it, or another ``FxSocketError``.
         """
-        attempts: builtins.list[FxSocketError] = []
         try:
             await self._rest.run(
                 self._management.unlink_account(account_id),
                 kind="management",
                 bucket=MANAGEMENT_BUCKET,
-                attempts=attempts,
             )
         except NotFoundError:
-            if not attempts:
+            if self._watcher.known(account_id) is None:
                 raise
         self._watcher.forget(account_id)
 

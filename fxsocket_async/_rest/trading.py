@@ -100,24 +100,22 @@ class Orders(Resource):
     async def close(self, order_id: str) -> CloseOrderReply:
         """Close a position at the market, or cancel a pending order.
 
-        A retried close whose earlier attempt may have gone through is judged
-        by its reply: when the retry finds the order gone, the history tells
-        whether this call closed it, and that result is returned.
+        A close may be sent twice without this library knowing (aiohttp
+        itself re-sends a request whose keep-alive connection broke), so a
+        "not found" is judged from the history: when the order was closed or
+        cancelled in the last day, that close is returned. So a close never
+        reports a failure for an order that is closed, whoever closed it.
 
-        Raises ``NotFoundError`` when no such order is open or pending, or
-        another ``FxSocketError``.
+        Raises ``NotFoundError`` when the order is neither open, pending, nor
+        in the last day's history, or another ``FxSocketError``.
         """
-        attempts: list[FxSocketError] = []
         try:
-            reply = await self._run(self._dialect.close_order(order_id), attempts)
+            return await self._run(self._dialect.close_order(order_id))
         except NotFoundError:
-            if not attempts:
-                raise
             closed = await self._closed_in_history(order_id)
             if closed is None:
                 raise
             return closed
-        return reply
 
     async def _closed_in_history(self, order_id: str) -> CloseOrderReply | None:
         since = self._context.clock.wall() - timedelta(days=1)

@@ -30,6 +30,7 @@ from .._exceptions import (
     FxSocketError,
     NotFoundError,
     PermissionDeniedError,
+    ProtocolError,
     TimeoutError,
 )
 from .._feed import Feed
@@ -84,6 +85,10 @@ class AccountWatcher:
         self._poll_now = False
         self._next_round = 0.0
         self._restarts = 0  # a link seen during a round restarts the backoff after it
+        # What the server said, and when (in observations): a wait trusts only what
+        # was said after it began, so an account unlinked elsewhere is not "connected".
+        self._observations = 0
+        self._observed_at: dict[str, int] = {}
         #: Completed polling rounds (one ``GET /v1/accounts`` each).
         self.rounds = 0
 
@@ -93,6 +98,8 @@ class AccountWatcher:
         """Record what a reply said about an account; follow it while connecting."""
         previous = self._known.get(account.id)
         self._known[account.id] = account
+        self._observations += 1
+        self._observed_at[account.id] = self._observations
         self._failures.pop(account.id, None)
         if account.status == "connecting":
             if account.id not in self._connecting or linked:
@@ -106,7 +113,12 @@ class AccountWatcher:
 
     def forget(self, account_id: str) -> None:
         self._known.pop(account_id, None)
+        self._observed_at.pop(account_id, None)
         self._connecting.discard(account_id)
+
+    def known(self, account_id: str) -> Account | None:
+        """What the server last said about ``account_id`` in this session, if anything."""
+        return self._known.get(account_id)
 
     def watch(self) -> StatusFeed:
         feed = StatusFeed(self)
@@ -123,15 +135,22 @@ class AccountWatcher:
     async def wait_connected(self, account_id: str, timeout: float) -> Account:
         """Wait until the account is connected; see ``Accounts.wait_connected``."""
         self._wanted[account_id] += 1
-        if self._failures.pop(account_id, None) is not None:
-            self._poll_now = True  # a failure from an earlier wait: ask the server again
+        self._failures.pop(account_id, None)  # a failure from an earlier wait: ask again
+        began = self._observations
         try:
             with self._clock.fail_after(timeout):
                 while True:
                     failure = self._failures.get(account_id)
                     if failure is not None:
                         raise failure
+                    # An end (connected, error) is taken only from what the server said
+                    # since this wait began, so an account unlinked elsewhere is not
+                    # taken for connected; one round answers every waiter.
                     account = self._known.get(account_id)
+                    stale = self._observed_at.get(account_id, -1) <= began
+                    if account is None or (stale and account.status != "connecting"):
+                        account = None
+                        self._poll_now = True
                     if account is not None and account.status == "connected":
                         return account
                     if account is not None and account.status == "error":
@@ -139,11 +158,11 @@ class AccountWatcher:
                             account.error or f"account {account_id} failed to connect",
                             account_id=account_id,
                         )
-                    if account is None:
-                        self._poll_now = True
                     event = self._changed.setdefault(account_id, anyio.Event())
                     self._signal.set()
                     await event.wait()
+        except FxSocketError:
+            raise  # ours (the stream's or the server's), even a TimeoutError: as it is
         except builtins.TimeoutError:
             status = self._known[account_id].status if account_id in self._known else "unknown"
             raise TimeoutError(
@@ -229,7 +248,13 @@ class AccountWatcher:
             self._connecting.clear()
             return
         except FxSocketError as exc:
-            log.warning("account watcher: listing accounts failed (%s); will retry", exc)
+            self._hand_to_waiters(exc)
+            return
+        except Exception as exc:  # a bug of ours must not end the session's watcher
+            log.exception("account watcher: a round failed unexpectedly")
+            self._hand_to_waiters(
+                ProtocolError(f"the account watcher failed: {type(exc).__name__}: {exc}")
+            )
             return
         self.rounds += 1
         seen = {account.id: account for account in accounts}
@@ -243,3 +268,10 @@ class AccountWatcher:
                 self._wake_waiters(account_id)
             else:
                 self.observe(account)
+
+    def _hand_to_waiters(self, error: FxSocketError) -> None:
+        # The watcher lives on and tries again next round; those waiting now learn why.
+        log.warning("account watcher: listing accounts failed (%s); will retry", error)
+        for account_id in list(self._wanted):
+            self._failures[account_id] = error
+            self._wake_waiters(account_id)

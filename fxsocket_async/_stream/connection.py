@@ -135,7 +135,7 @@ class WebSocketConnection:
             try:
                 ws = await self._handshake()
             except (AuthenticationError, PermissionDeniedError, ConfigurationError) as exc:
-                self._fail(exc)
+                self.fail(exc)
                 return
             except (ConnectionFailedError, TimeoutError) as exc:
                 if not self.ever_connected:
@@ -144,7 +144,7 @@ class WebSocketConnection:
                 failures += 1
                 limit = self._policy.max_reconnects
                 if limit is not None and failures >= limit:
-                    self._fail(exc)
+                    self.fail(exc)
                     return
                 delay = next(delays)
                 log.warning(
@@ -167,7 +167,8 @@ class WebSocketConnection:
             log.warning("stream %s lost (%s); reconnecting", self._endpoint.shown, reason)
             status.set("reconnecting", reason=reason, attempt=1, next_attempt_at=self._clock.wall())
 
-    def _fail(self, error: FxSocketError) -> None:
+    def fail(self, error: FxSocketError) -> None:
+        """End the stream for good with ``error``: every consumer and waiter gets it."""
         log.error("the stream cannot be opened: %s", error)
         self._protocol.failed(error)
         self._execute(self._protocol.take_actions())

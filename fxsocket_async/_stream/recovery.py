@@ -19,7 +19,7 @@ from .._clock import Clock
 from .._config import StreamPolicy
 from .._core.actions import Action
 from .._core.stream import StreamProtocol
-from .._exceptions import FxSocketError
+from .._exceptions import FxSocketError, ProtocolError
 from .._rest.snapshots import SnapshotReader
 
 __all__ = ["RecoveryDriver"]
@@ -66,6 +66,11 @@ class RecoveryDriver:
                 )
                 await self._clock.sleep(delay)
                 continue
-            self._protocol.recovered(account_id, snapshot)
+            try:
+                self._protocol.recovered(account_id, snapshot)
+            except Exception as exc:  # a bug of ours ends this account's consumers, not the session
+                log.exception("recovering %s failed", account_id)
+                error = ProtocolError(f"recovering {account_id} failed: {type(exc).__name__}")
+                self._protocol.end_events(account_id, error, send=True)
             self._execute(self._protocol.take_actions())
             return

@@ -90,6 +90,8 @@ class ConnectionStatus:
                     if self.state.state == "failed" and self.state.error is not None:
                         raise self.state.error
                     await self._changed.wait()
+        except FxSocketError:
+            raise  # ours (the stream's or the server's), even a TimeoutError: as it is
         except builtins.TimeoutError:
             raise TimeoutError(
                 f"the stream was not {' or '.join(sorted(wanted))} within {timeout:g} s "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import logging
 from collections.abc import Sequence
 
 import aiohttp
@@ -23,7 +24,7 @@ from .._core.actions import Action, Close, Health, Recover, Resolve, Send, SendP
 from .._core.dialect import StreamDialect
 from .._core.events import AccountStatusChanged
 from .._core.stream import LinkState, StreamProtocol
-from .._exceptions import FxSocketError, SubscriptionRefusedError, TimeoutError
+from .._exceptions import FxSocketError, ProtocolError, SubscriptionRefusedError, TimeoutError
 from .._rest.snapshots import SnapshotReader
 from .connection import WebSocketConnection
 from .fanout import EventBuffer, QuoteBuffer
@@ -31,6 +32,8 @@ from .recovery import RecoveryDriver
 from .stats import StreamStats
 
 __all__ = ["Stream"]
+
+log = logging.getLogger("fxsocket_async.stream")
 
 
 class Stream:
@@ -126,6 +129,9 @@ class Stream:
     async def _supervise(self) -> None:
         try:
             await self.connection.run()
+        except Exception as exc:  # a bug of ours must not end the session: end the stream
+            log.exception("the stream's supervisor failed")
+            self.connection.fail(ProtocolError(f"the stream failed: {type(exc).__name__}: {exc}"))
         finally:
             self._started = False  # a first failure stops it; the next consumer restarts it
 
@@ -146,6 +152,8 @@ class Stream:
                     if connection.first_failure is not None:
                         raise connection.first_failure
                     await connection.up.wait()
+        except FxSocketError:
+            raise  # ours (the stream's or the server's), even a TimeoutError: as it is
         except builtins.TimeoutError:
             raise TimeoutError(f"the stream was not connected within {timeout:g} s") from None
         self._raise_if_fatal()
@@ -171,6 +179,8 @@ class Stream:
         try:
             with self._clock.fail_after(timeout):
                 await future
+        except FxSocketError:
+            raise  # ours (the stream's or the server's), even a TimeoutError: as it is
         except builtins.TimeoutError:
             raise TimeoutError(
                 f"the server did not acknowledge the subscription within {timeout:g} s"

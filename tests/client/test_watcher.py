@@ -147,14 +147,33 @@ async def test_waiters_do_not_trigger_rounds(slow_sim: Simulator) -> None:
         assert sim.stats.routes[LIST] == 2  # both ours
 
 
-async def test_wait_on_connected_account_sends_nothing(
+async def test_wait_on_a_connected_account_confirms_it_once_with_the_server(
     sim: Simulator, fx: AsyncFxSocket, connected_account: Account
 ) -> None:
-    before = sim.stats.requests
+    # Issue 9: a cached "connected" is not trusted; one round confirms it for every waiter.
+    before = sim.stats.routes[LIST]
+    confirmed: list[Account] = []
+
+    async def wait() -> None:
+        confirmed.append(await fx.accounts.wait_connected(connected_account.id, timeout=5))
+
     with anyio.fail_after(WAIT):
-        again = await fx.accounts.wait_connected(connected_account.id, timeout=1)
-    assert again.status == "connected"
-    assert sim.stats.requests == before
+        async with anyio.create_task_group() as tasks:
+            for _ in range(20):
+                tasks.start_soon(wait)
+    assert [a.status for a in confirmed] == ["connected"] * 20
+    assert sim.stats.routes[LIST] == before + 1
+
+
+async def test_wait_on_an_account_unlinked_elsewhere_is_not_found(
+    sim: Simulator, fx: AsyncFxSocket, connected_account: Account
+) -> None:
+    async with make_client(sim) as other:
+        await other.accounts.unlink(connected_account.id)
+    with anyio.fail_after(WAIT), pytest.raises(NotFoundError) as caught:
+        await fx.accounts.wait_connected(connected_account.id, timeout=5)
+    assert connected_account.id in caught.value.message
+    assert caught.value.status == 404
 
 
 async def test_wait_connected_timeout() -> None:

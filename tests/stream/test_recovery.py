@@ -19,11 +19,13 @@ demand the exact lifecycle.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+import anyio.abc
 import pytest
 
 from fxsocket_async import AsyncFxSocket, EventSubscription
@@ -465,3 +467,80 @@ async def test_status_changes_reported_by_the_watcher_and_the_stream_arrive_once
         e.data.status for e in sim.ledger(account.id) if isinstance(e, AccountStatusChanged)
     ]
     assert ledger_statuses == ["connected", "disconnected", "connected"]
+
+
+async def test_a_server_restart_that_keeps_the_account_id_loses_no_new_event(
+    anyio_backend: str,
+) -> None:
+    """Issue 9: after a restart the server numbers the account's events from 1 again.
+
+    The same seed makes the restarted simulator, on the same port, give the
+    relinked account the same id; the client reconnects, and every event the
+    new server emits reaches the consumer once, although its ``seq`` restarted
+    below the last one the consumer saw.
+    """
+    consumer = Consumer("after the restart")
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as servers:
+            first = await servers.start(serve_until_stopped, sim_config(seed=7), 0)
+            port = int(first.sim.base_url.rsplit(":", 1)[1])
+            async with make_streaming_client(first.sim) as fx:
+                account = await link(fx, login=910001, connected=True)
+                trading = fx.account(account.id)
+                async with (
+                    fx.events(account=account.id) as events,
+                    anyio.create_task_group() as tg,
+                ):
+                    tg.start_soon(consumer.run, events)
+                    for _ in range(3):
+                        await trading.orders.create("EURUSD", "BUY", 0.1)
+                    before = max(e.seq or 0 for e in first.sim.ledger(account.id))
+                    await consumer.wait_until(lambda got: len(order_events(got)) == 3)
+
+                    await first.stop()  # the server goes down, and comes back on the
+                    second = await servers.start(serve_until_stopped, sim_config(seed=7), port)
+                    again = await link(fx, login=910001, connected=True)  # same port
+                    assert again.id == account.id  # the id survived the restart
+                    await fx.connection().wait_for("live")
+                    opened = [
+                        (await trading.orders.create("EURUSD", "SELL", 0.1)).id for _ in range(3)
+                    ]
+                    await consumer.wait_until(
+                        lambda got: {e.data.id for e in order_events(got)} >= set(opened)
+                    )
+                    ledger = second.sim.ledger(account.id)
+                    tg.cancel_scope.cancel()
+            await second.stop()
+    assert min(e.seq or 0 for e in ledger) == 1 < before  # the numbering really restarted
+    new_orders = [e for e in order_events(consumer.events) if e.data.id in opened]
+    assert sorted(e.data.id for e in new_orders) == sorted(opened)  # each exactly once
+    assert any(isinstance(e, StreamGap) for e in consumer.events)
+
+
+def order_events(events: list[Any]) -> list[Any]:
+    return [e for e in events if isinstance(e, OrderOpened)]
+
+
+@dataclasses.dataclass
+class Served:
+    """A simulator served by a task of its own, so a test can stop it mid-way."""
+
+    sim: Simulator
+    stop_asked: anyio.Event = dataclasses.field(default_factory=anyio.Event)
+    stopped: anyio.Event = dataclasses.field(default_factory=anyio.Event)
+
+    async def stop(self) -> None:
+        self.stop_asked.set()
+        await self.stopped.wait()
+
+
+async def serve_until_stopped(
+    config: Any, port: int, *, task_status: anyio.abc.TaskStatus[Served]
+) -> None:
+    served = Served(Simulator(config, port=port))
+    try:
+        async with served.sim:
+            task_status.started(served)
+            await served.stop_asked.wait()
+    finally:
+        served.stopped.set()
