@@ -3,7 +3,10 @@
 A request passes, in order: injected latency and failures, authentication
 (401), the key's scope (403), the account lookup (404 / 400
 ``account_required``), the rate limit (429) and the terminal check (503); then
-one engine call, whose Struct is the reply body.
+one engine call, whose Struct is the reply body. Every reply of a REST route
+is JSON, refusals included: an unknown path is 404 ``not_found``, a method the
+path does not serve 405 ``method_not_allowed`` with ``Allow``, and a bug in a
+handler 500 ``internal_error`` (logged with its traceback).
 """
 
 from __future__ import annotations
@@ -13,11 +16,8 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
-import msgspec
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from .._core.codec import encode
 from .._core.models import (
@@ -28,9 +28,7 @@ from .._core.models import (
     IDEMPOTENCY_KEY_MAX_LENGTH,
     IDEMPOTENCY_REPLAYED_HEADER,
     TIMEFRAMES,
-    CreateOrderRequest,
     ErrorBody,
-    LinkAccountRequest,
 )
 from ._config import ApiKey
 from ._engine import Engine
@@ -38,6 +36,14 @@ from ._errors import SimError
 from ._faults import Faults
 from ._ratelimit import RateLimiter
 from ._records import AccountRecord
+from ._requests import (
+    decode_link,
+    decode_order,
+    decode_patch,
+    query_int,
+    query_order_type,
+    query_time,
+)
 from ._stream import StreamHub
 
 __all__ = ["Stats", "build_app"]
@@ -45,9 +51,9 @@ __all__ = ["Stats", "build_app"]
 log = logging.getLogger("fxsocket_async.simulator")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_LINK_DECODER = msgspec.json.Decoder(LinkAccountRequest)
-_ORDER_DECODER = msgspec.json.Decoder(CreateOrderRequest)
-_PATCH_DECODER = msgspec.json.Decoder(dict[str, Any])
+STREAM_PATH = "/v1/stream"
+#: The codes of aiohttp's own refusals (no route, wrong method, body too large).
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 
 
 @dataclass(slots=True)
@@ -109,7 +115,7 @@ class _Routes:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path == "/v1/stream":
+        if request.path == STREAM_PATH and request.method == hdrs.METH_GET:
             return await handler(request)
         self.stats.requests += 1
         resource = request.match_info.route.resource
@@ -118,14 +124,21 @@ class _Routes:
         if self.faults.latency > 0:
             await asyncio.sleep(self.faults.latency)
         failure = self.faults.take_failure()
+        drop = self.faults.take_drop()
         if failure is not None and failure.after:
             await self._handle(request, handler)
+        response: web.StreamResponse
         if failure is not None:
             headers = {}
             if failure.retry_after is not None:
                 headers["Retry-After"] = str(failure.retry_after)
-            return _error(SimError(failure.status, failure.error, failure.message, headers))
-        return await self._handle(request, handler)
+            response = _error(SimError(failure.status, failure.error, failure.message, headers))
+        else:
+            response = await self._handle(request, handler)
+        if drop and request.transport is not None:
+            # Carried out, and the reply lost: the client sees the connection break.
+            request.transport.abort()
+        return response
 
     async def _handle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
@@ -133,10 +146,24 @@ class _Routes:
         except SimError as exc:
             return _error(exc)
         except web.HTTPException as exc:
-            if exc.status >= 400:
-                code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "bad_request")
-                return _error(SimError(exc.status, code, exc.reason))
-            raise
+            if exc.status < 400:
+                raise
+            headers: dict[str, str] = {}
+            message = exc.reason
+            if isinstance(exc, web.HTTPMethodNotAllowed):
+                # RFC 9110, section 15.5.6: a 405 lists the methods the path serves.
+                allowed = ", ".join(sorted(exc.allowed_methods))
+                headers["Allow"] = allowed
+                message = f"{request.method} is not served here; {request.path} serves {allowed}"
+            elif exc.status == 404:
+                message = f"no route {request.path}"
+            elif exc.status == 413:
+                message = f"the body is larger than {request.client_max_size} bytes"
+            code = _HTTP_CODES.get(exc.status, "bad_request")
+            return _error(SimError(exc.status, code, message, headers))
+        except Exception:
+            log.exception("bug in the simulator answering %s %s", request.method, request.path)
+            return _error(SimError(500, "internal_error", "the simulator failed; its log says why"))
 
     @staticmethod
     def require_scope(key: ApiKey, needed: str) -> None:
@@ -182,8 +209,7 @@ class _Routes:
 
     async def link_account(self, request: web.Request) -> web.Response:
         key = self.management(request, "full")
-        body = _decode(_LINK_DECODER, await request.read())
-        account = self.engine.link(key.owner, body)
+        account = self.engine.link(key.owner, decode_link(await request.read()))
         log.info("linked account %s (%s, login %s)", account.id, account.server, account.login)
         return _json(account, status=201)
 
@@ -219,13 +245,13 @@ class _Routes:
                 "invalid_idempotency_key",
                 f"{IDEMPOTENCY_KEY_HEADER} must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters",
             )
-        body = _decode(_ORDER_DECODER, await request.read())
+        body = decode_order(await request.read())
         reply, replayed = self.engine.create_order(account, body, key)
         return _json(reply, headers={IDEMPOTENCY_REPLAYED_HEADER: "true"} if replayed else None)
 
     async def modify_order(self, request: web.Request) -> web.Response:
         account = self.trading(request, "trade")
-        body = _decode(_PATCH_DECODER, await request.read())
+        body = decode_patch(await request.read())
         reply = self.engine.modify_order(account, request.match_info["order_id"], body)
         return _json(reply)
 
@@ -248,10 +274,10 @@ class _Routes:
                 "invalid_timeframe",
                 f"timeframe must be one of {', '.join(TIMEFRAMES)}, not {timeframe!r}",
             )
-        start, end = _time(query, "from"), _time(query, "to")
+        start, end = query_time(query, "from"), query_time(query, "to")
         if start is not None and end is not None and start > end:
             raise SimError(400, "invalid_range", "from must not be later than to")
-        limit = _int(query, "limit", CANDLES_DEFAULT_LIMIT)
+        limit = query_int(query, "limit", CANDLES_DEFAULT_LIMIT)
         if not 1 <= limit <= CANDLES_MAX_LIMIT:
             raise SimError(400, "invalid_limit", f"limit must be between 1 and {CANDLES_MAX_LIMIT}")
         self.engine.quote(symbol)  # 404 for an unknown symbol
@@ -263,12 +289,12 @@ class _Routes:
         query = request.query
         page = self.engine.history(
             account,
-            start=_time(query, "from"),
-            end=_time(query, "to"),
+            start=query_time(query, "from"),
+            end=query_time(query, "to"),
             symbol=query.get("symbol") or None,
-            order_type=query.get("type") or None,
-            offset=_int(query, "offset", 0),
-            limit=_int(query, "limit", HISTORY_DEFAULT_LIMIT),
+            order_type=query_order_type(query),
+            offset=query_int(query, "offset", 0),
+            limit=query_int(query, "limit", HISTORY_DEFAULT_LIMIT),
         )
         return _json(page)
 
@@ -286,41 +312,21 @@ class _Routes:
             key = self.authenticate(request)
         except SimError as exc:
             return _error(exc)
+        if not web.WebSocketResponse().can_prepare(request).ok:
+            return _error(
+                SimError(
+                    400,
+                    "websocket_required",
+                    f"{STREAM_PATH} is the WebSocket stream: open it with a WebSocket "
+                    "handshake (Upgrade: websocket)",
+                    {"Upgrade": "websocket"},
+                )
+            )
         self.stats.ws_connections += 1
         try:
             return await self.hub.serve(request, key)
         finally:
             self.stats.ws_connections -= 1
-
-
-def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
-    try:
-        return decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        raise SimError(400, "invalid_request", f"invalid request body: {exc}") from None
-
-
-def _time(query: Any, name: str) -> datetime | None:
-    text = query.get(name)
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise SimError(
-            400, "invalid_time", f"{name} must be an ISO 8601 time, such as 2026-04-02T14:00:00Z"
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _int(query: Any, name: str, default: int) -> int:
-    text = query.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        raise SimError(400, f"invalid_{name}", f"{name} must be a whole number") from None
 
 
 def build_app(
@@ -334,20 +340,26 @@ def build_app(
     """The aiohttp application serving every route of the contract."""
     routes = _Routes(engine, hub, faults, stats, keys, limiter)
     app = web.Application(middlewares=[routes.middleware])
-    app.router.add_get("/v1/stream", routes.stream)
-    app.router.add_get("/v1/accounts", routes.list_accounts)
-    app.router.add_post("/v1/accounts", routes.link_account)
-    app.router.add_get("/v1/accounts/{account_id}", routes.get_account)
-    app.router.add_delete("/v1/accounts/{account_id}", routes.unlink_account)
+    router = app.router
+
+    def get(path: str, handler: Handler) -> None:
+        # Only the methods the contract names: HEAD is a 405 like any other.
+        router.add_get(path, handler, allow_head=False)
+
+    get(STREAM_PATH, routes.stream)
+    get("/v1/accounts", routes.list_accounts)
+    router.add_post("/v1/accounts", routes.link_account)
+    get("/v1/accounts/{account_id}", routes.get_account)
+    router.add_delete("/v1/accounts/{account_id}", routes.unlink_account)
     # The per-account form, and the reference's bare form acting on the only account.
     for prefix in ("/v1/accounts/{account_id}", "/v1"):
-        app.router.add_get(f"{prefix}/account", routes.summary)
-        app.router.add_get(f"{prefix}/positions", routes.positions)
-        app.router.add_get(f"{prefix}/orders", routes.pending_orders)
-        app.router.add_post(f"{prefix}/orders", routes.create_order)
-        app.router.add_patch(f"{prefix}/orders/{{order_id}}", routes.modify_order)
-        app.router.add_delete(f"{prefix}/orders/{{order_id}}", routes.close_order)
-        app.router.add_get(f"{prefix}/quotes/{{symbol}}", routes.quote)
-        app.router.add_get(f"{prefix}/candles/{{symbol}}", routes.candles)
-        app.router.add_get(f"{prefix}/history", routes.history)
+        get(f"{prefix}/account", routes.summary)
+        get(f"{prefix}/positions", routes.positions)
+        get(f"{prefix}/orders", routes.pending_orders)
+        router.add_post(f"{prefix}/orders", routes.create_order)
+        router.add_patch(f"{prefix}/orders/{{order_id}}", routes.modify_order)
+        router.add_delete(f"{prefix}/orders/{{order_id}}", routes.close_order)
+        get(f"{prefix}/quotes/{{symbol}}", routes.quote)
+        get(f"{prefix}/candles/{{symbol}}", routes.candles)
+        get(f"{prefix}/history", routes.history)
     return app

@@ -31,6 +31,7 @@ class Faults:
         # The simulator's own clock, so a test's fake clock also runs out refusals.
         self._monotonic = monotonic
         self._failures: deque[InjectedFailure] = deque()
+        self._drops = 0
         self._refuse_status: int | None = None
         self._refuse_until = math.inf
         #: Seconds added before every REST reply.
@@ -93,9 +94,30 @@ class Faults:
     def take_failure(self) -> InjectedFailure | None:
         return self._failures.popleft() if self._failures else None
 
+    def drop_after_next(self, count: int = 1) -> None:
+        """Carry out the next ``count`` REST requests, then break each one's connection.
+
+        The server acts (an order is placed, a position closed) and aborts the
+        TCP connection instead of sending the reply, so the client sees the
+        connection break after the server acted. aiohttp re-sends an idempotent
+        request (GET, DELETE) once when that happens; a re-send is a request
+        of its own, dropped too while ``count`` lasts.
+        """
+        if count < 1:
+            raise ValueError(f"drop_after_next needs a count of at least 1, not {count}")
+        self._drops += count
+
+    def take_drop(self) -> bool:
+        """Whether to break the connection of the request being answered."""
+        if not self._drops:
+            return False
+        self._drops -= 1
+        return True
+
     def clear(self) -> None:
         """Undo every fault."""
         self._failures.clear()
+        self._drops = 0
         self.latency = 0.0
         self.accept_handshakes()
         self.unmute()

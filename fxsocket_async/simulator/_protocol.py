@@ -28,4 +28,7 @@ def decode_client_message(frame: bytes | str) -> ClientMessage:
         message: ClientMessage = _CLIENT_DECODER.decode(frame)
     except msgspec.DecodeError as exc:
         raise MessageError(f"invalid client message: {exc}") from None
+    except RecursionError:
+        # Deeper than the decoder recurses: refused like any unreadable frame.
+        raise MessageError("invalid client message: it is nested too deeply") from None
     return message

@@ -15,10 +15,11 @@ import anyio
 from aiohttp import web
 
 from .._core.events import AccountEvent
-from .._core.models import Account, Quote
+from .._core.models import Account, LinkAccountRequest, Quote
 from ._app import Stats, build_app
 from ._config import SimulatorConfig
 from ._engine import Engine
+from ._errors import SimError
 from ._faults import Faults
 from ._market import Market
 from ._ratelimit import RateLimiter
@@ -155,6 +156,35 @@ class Simulator:
         """The accounts linked by keys of ``owner``."""
         return self.engine.accounts(owner)
 
+    def link_account(
+        self,
+        server: str,
+        login: int,
+        *,
+        nickname: str = "",
+        password: str = "simulator",
+        owner: str | None = None,
+        connected: bool = True,
+    ) -> Account:
+        """Link an account as ``POST /v1/accounts`` does, for ``owner`` (default: the
+        first key's owner); with ``connected`` its terminal is up at once.
+
+        A ``-Broken`` server fails provisioning (status ``error``). Raises
+        ``ValueError`` with the refusal a link over REST would get (such as
+        ``[409 already_linked] ...``).
+        """
+        owner = self.config.api_keys[0].owner if owner is None else owner
+        request = LinkAccountRequest(
+            server=server, login=login, password=password, nickname=nickname or None
+        )
+        try:
+            account = self.engine.link(owner, request)
+        except SimError as exc:
+            raise ValueError(f"[{exc.status} {exc.code}] {exc.message}") from None
+        if connected:
+            self.engine.complete_provisioning(account.id)
+        return self.engine.account(owner, account.id)
+
     def complete_provisioning(self, account_id: str) -> None:
         """Finish a connecting account's provisioning now (fails for ``-Broken`` servers)."""
         self.engine.complete_provisioning(account_id)
@@ -182,6 +212,18 @@ class Simulator:
     def subscriptions(self) -> list[Subscription]:
         """What the stream's connections are subscribed to: (account_id, channel, symbols)."""
         return self._hub.subscriptions()
+
+    def routes(self) -> list[tuple[str, str]]:
+        """Every route served, as sorted ``(method, path template)`` pairs.
+
+        ``/v1/stream`` is the WebSocket handshake; docs/openapi.json describes the rest.
+        """
+        served = {
+            (route.method, route.resource.canonical)
+            for route in self._app.router.routes()
+            if route.resource is not None
+        }
+        return sorted(served)
 
     def ledger(self, account_id: str) -> list[AccountEvent]:
         """Every per-account event the server emitted for the account, in ``seq`` order."""

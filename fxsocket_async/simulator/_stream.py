@@ -302,7 +302,7 @@ class StreamHub:
 def _request_id(text: str) -> int | None:
     try:
         raw: Any = msgspec.json.decode(text)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     value = raw.get("id") if isinstance(raw, dict) else None
     return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -214,8 +214,20 @@ async def test_set_account_status_error_shows_its_text(api: Api, account_id: str
         {"login": 12345, "password": "pw"},
         {"server": "Sim-Demo", "login": 12345},
         ["server", "Sim-Demo"],
+        {"server": "Sim-Demo", "login": 12345, "password": "pw", "nickname": None},
+        {"server": "Sim-Demo", "login": 12345, "password": "pw", "nickname": 7},
     ],
-    ids=["no-login", "login-string", "login-float", "no-server", "no-password", "not-object"],
+    ids=[
+        "no-login",
+        "login-string",
+        "login-float",
+        "no-server",
+        "no-password",
+        "not-object",
+        # The contract's nickname is an optional string: absent, never null.
+        "nickname-null",
+        "nickname-number",
+    ],
 )
 async def test_invalid_link_body_is_400(api: Api, body: Any) -> None:
     assert_error(await api.post("/v1/accounts", body), 400, "invalid_request")

@@ -7,6 +7,7 @@ import asyncio
 import aiohttp
 import pytest
 
+from fxsocket_async.types import OrderOpened
 from tests.helpers.poll import poll
 
 from .helpers import (
@@ -141,6 +142,55 @@ async def test_failed_order_trades_nothing(api: Api, account_id: str) -> None:
     reply = await api.order(account_id, symbol="EURUSD", type="BUY", volume=0.1)
     assert_error(reply, 500)
     assert await api.positions(account_id) == []
+
+
+async def test_drop_after_next_acts_then_breaks_the_connection(api: Api, account_id: str) -> None:
+    await set_price(api.sim, "EURUSD", 1.10000, 1.10010)
+    await steer(api.sim.faults.drop_after_next())
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await api.order(account_id, symbol="EURUSD", type="BUY", volume=0.1)
+    # The server placed the order although the client never saw a reply.
+    (position,) = await api.positions(account_id)
+    assert position["volume"] == pytest.approx(0.1)
+    opened = [e for e in api.sim.ledger(account_id) if isinstance(e, OrderOpened)]
+    assert [e.data.id for e in opened] == [position["id"]]
+    assert (await api.get(acc(account_id, "account"))).status == 200  # one request only
+
+
+async def test_drop_after_next_drops_exactly_count_replies(api: Api, account_id: str) -> None:
+    await steer(api.sim.faults.drop_after_next(2))
+    for _ in range(2):
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await api.order(account_id, symbol="EURUSD", type="SELL", volume=0.1)
+    await api.sell(account_id, volume=0.1)
+    assert len(await api.positions(account_id)) == 3
+
+
+async def test_aiohttp_resends_a_delete_whose_reply_was_dropped(api: Api, account_id: str) -> None:
+    # The case the fault exists for: aiohttp re-sends an idempotent request
+    # once when the connection breaks, so a close carried out by the first
+    # send is answered 404 by the second, and the caller never sees the first.
+    order = await api.buy(account_id, volume=0.1)
+    before = api.sim.stats.routes["DELETE /v1/accounts/{account_id}/orders/{order_id}"]
+    await steer(api.sim.faults.drop_after_next())
+    reply = await api.delete(acc(account_id, f"orders/{order['id']}"))
+    assert_error(reply, 404, "order_not_found")
+    after = api.sim.stats.routes["DELETE /v1/accounts/{account_id}/orders/{order_id}"]
+    assert after - before == 2
+    history = await api.history(account_id)
+    assert [(t["id"], t["status"]) for t in history["trades"]] == [(order["id"], "closed")]
+
+
+async def test_drop_after_next_is_undone_by_clear(api: Api, account_id: str) -> None:
+    await steer(api.sim.faults.drop_after_next(3))
+    await steer(api.sim.faults.clear())
+    assert (await api.get(acc(account_id, "positions"))).status == 200
+
+
+async def test_drop_after_next_needs_a_count_of_at_least_one(sim) -> None:
+    for count in (0, -1):
+        with pytest.raises(ValueError, match="count"):
+            sim.faults.drop_after_next(count)
 
 
 async def test_latency_keeps_replies_correct(api: Api, account_id: str) -> None:

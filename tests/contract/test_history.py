@@ -105,6 +105,24 @@ async def test_type_filter(api: Api, account_id: str, closed: list[dict[str, Any
     assert {t["type"] for t in body["trades"]} == {"SELL"}
 
 
+@pytest.mark.parametrize("order_type", ["AAA", "buy", "BUY,SELL", " BUY"])
+async def test_unknown_type_filter_is_invalid_type_listing_the_types(
+    api: Api, account_id: str, order_type: str
+) -> None:
+    reply = await api.get(acc(account_id, "history"), params={"type": order_type})
+    assert_error(reply, 400, "invalid_type")
+    for known in ("BUY", "SELL", "BUY_LIMIT", "SELL_LIMIT", "BUY_STOP", "SELL_STOP"):
+        assert known in reply.body["message"], reply
+
+
+async def test_pending_type_filter_finds_cancelled_orders(api: Api, account_id: str) -> None:
+    await set_price(api.sim, "EURUSD", 1.10000, 1.10010)
+    order = await api.order(account_id, symbol="EURUSD", type="SELL_STOP", volume=0.1, price=1.09)
+    await api.delete(acc(account_id, f"orders/{order.body['id']}"))
+    assert (await api.history(account_id, type="SELL_STOP"))["total"] == 1
+    assert (await api.history(account_id, type="SELL"))["total"] == 0
+
+
 async def test_symbol_and_type_filters_combine(
     api: Api, account_id: str, closed: list[dict[str, Any]]
 ) -> None:
@@ -167,9 +185,13 @@ async def test_cancelled_pending_order_is_listed_as_cancelled(api: Api, account_
     assert trade["id"] == order.body["id"]
     assert trade["status"] == "cancelled"
     assert trade["type"] == "BUY_LIMIT"
-    assert trade["profit"] == pytest.approx(0.0)
-    assert trade.get("close_price") is None
-    parse_time(trade["closed_at"])
+    # Every field of the contract is there; those a cancellation has none of are
+    # null or zero (docs/protocol.md, section 3).
+    assert TRADE_FIELDS | {"status"} == trade.keys()
+    assert trade["close_price"] is None
+    assert trade["profit"] == trade["commission"] == trade["swap"] == 0
+    assert trade["open_price"] == pytest.approx(1.09)
+    assert parse_time(trade["opened_at"]) <= parse_time(trade["closed_at"])
 
 
 async def test_filled_pending_order_is_listed_once_when_closed(api: Api, account_id: str) -> None:

@@ -198,3 +198,41 @@ async def test_refuse_handshakes_for_seconds_runs_on_the_injected_clock(
             async with stream(http, sim) as ws:
                 await roundtrip(ws)
             assert sim.stats.ws_refused == 1
+
+
+# ------------------------------------------------------------------ link_account
+
+
+async def test_link_account_links_a_connected_account_for_the_first_keys_owner(
+    http: aiohttp.ClientSession, sim: Simulator
+) -> None:
+    account = sim.link_account("Sim-Demo", 424242, nickname="bot")
+    assert (account.status, account.nickname, account.login) == ("connected", "bot", 424242)
+    listed = await Api(http, sim).get("/v1/accounts")  # the first key's owner sees it
+    assert [(a["id"], a["status"]) for a in listed.body] == [(account.id, "connected")]
+    quote = await Api(http, sim).get(f"/v1/accounts/{account.id}/quotes/EURUSD")
+    assert quote.status == 200, quote
+
+
+async def test_link_account_can_leave_the_terminal_provisioning(sim: Simulator) -> None:
+    account = sim.link_account("Sim-Demo", 424243, connected=False)
+    assert account.status == "connecting"
+    sim.complete_provisioning(account.id)
+    assert [a.status for a in sim.accounts()] == ["connected"]
+
+
+async def test_link_account_on_a_broken_server_fails_provisioning(sim: Simulator) -> None:
+    account = sim.link_account("Sim-Broken", 424244)
+    assert account.status == "error"
+    assert account.error
+
+
+async def test_link_account_refusals_are_value_errors_with_the_wire_code(sim: Simulator) -> None:
+    sim.link_account("Sim-Demo", 424245)
+    with pytest.raises(ValueError, match=r"\[409 already_linked\]"):
+        sim.link_account("Sim-Demo", 424245)
+    with pytest.raises(ValueError, match=r"\[400 broker_rejected\]"):
+        sim.link_account("Sim-Demo", 424246, password="invalid")
+    assert sim.link_account("Sim-Demo", 424247, owner="other").id not in {
+        a.id for a in sim.accounts()
+    }
