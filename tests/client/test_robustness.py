@@ -22,6 +22,7 @@ from fxsocket_async import (
     ConfigurationError,
     ConnectionFailedError,
     FxSocketError,
+    NotFoundError,
     ProtocolError,
     RetryPolicy,
     ServerError,
@@ -281,3 +282,37 @@ async def test_reconnects_after_a_first_success_keep_retrying_and_log_warnings(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("lost" in w for w in warnings), warnings
     assert any("reconnect" in w and "503" in w for w in warnings), warnings
+
+
+# ----------------------------------------------- truth after the world changes
+
+
+async def test_a_close_whose_reply_was_lost_and_resent_by_aiohttp_reports_the_close(
+    sim: Simulator, fx: AsyncFxSocket, connected_account: Account
+) -> None:
+    trading = fx.account(connected_account.id)
+    order = await trading.orders.create("EURUSD", "BUY", 0.1)
+    # The server closes it, then drops the connection unanswered; aiohttp itself sends
+    # the DELETE again (our retry list stays empty) and that one meets 404.
+    sim.faults.drop_after_next(1)
+    with anyio.fail_after(WAIT):
+        closed = await trading.orders.close(order.id)
+    assert closed.id == order.id
+    assert closed.status == "closed"
+    assert closed.close_price is not None
+    assert fx.stats()["retries"] == 0
+    ledger = [type(e).__name__ for e in sim.ledger(connected_account.id)]
+    assert ledger.count("OrderClosed") == 1
+
+
+async def test_an_unlink_whose_reply_was_lost_and_resent_by_aiohttp_is_done(
+    sim: Simulator, fx: AsyncFxSocket
+) -> None:
+    account = await link(fx)
+    sim.faults.drop_after_next(1)
+    with anyio.fail_after(WAIT):
+        await fx.accounts.unlink(account.id)
+    assert [a.id for a in sim.accounts()] == []
+    # An account this session never saw is still not found.
+    with anyio.fail_after(WAIT), pytest.raises(NotFoundError):
+        await fx.accounts.unlink("acc_never_seen")
