@@ -2,8 +2,11 @@
 
     python examples/quickstart.py
 
-With FXSOCKET_API_KEY set this talks to that server (and really trades 0.01
-lots); without it, it starts the embedded simulator first.
+With FXSOCKET_API_KEY set this talks to that server (FXSOCKET_BASE_URL and
+FXSOCKET_WS_URL point it elsewhere, e.g. at a simulator) and really trades
+0.01 lots; without it, it starts the embedded simulator first. It can run
+again and again against one server: ``accounts.ensure`` links the account
+the first time and finds it afterwards. Ctrl-C stops it with one line.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ async def session() -> AsyncIterator[AsyncFxSocket]:
 
 async def main() -> None:
     async with session() as fx:
-        account = await fx.accounts.link(
+        account = await fx.accounts.ensure(
             server=os.environ.get("MT5_SERVER", "VTMarkets-Demo"),
             login=int(os.environ.get("MT5_LOGIN", "1234567")),
             password=os.environ.get("MT5_PASSWORD", "demo-password"),
@@ -52,7 +55,7 @@ async def main() -> None:
             for _ in range(3):
                 quote = await anext(fast)
                 print(f"[fast] {quote.symbol} {quote.bid}/{quote.ask}")
-            quote = await anext(slow)  # conflated to the newest EURUSD if it fell behind
+            quote = await anext(slow)  # the newest EURUSD quote, however far behind it fell
             print(f"[slow] {quote.symbol} {quote.bid}/{quote.ask}")
 
         async with fx.events(account=account.id) as events:
@@ -79,4 +82,8 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:  # Ctrl-C: main() has left its blocks; no traceback
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

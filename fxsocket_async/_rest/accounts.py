@@ -1,10 +1,21 @@
-"""Account management: ``fx.accounts`` (list, get, link, unlink, wait, watch)."""
+"""Account management: ``fx.accounts`` (list, get, link, ensure, unlink, wait, watch)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import anyio
+
 from .._core.models import Account, LinkAccountRequest
 from .._dialects.reference import ReferenceManagement
-from .._exceptions import NotFoundError, ValidationError
+from .._exceptions import (
+    AlreadyLinkedError,
+    NotFoundError,
+    ProtocolError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
 from .client import RestClient
 from .resource import MANAGEMENT_BUCKET
 from .watcher import AccountWatcher, StatusFeed
@@ -21,6 +32,8 @@ class Accounts:
         self._rest = rest
         self._management = management
         self._watcher = watcher
+        # One lock per (server, login) that an ensure() of this session is working on.
+        self._ensuring: dict[tuple[str, int], anyio.Lock] = {}
 
     def __repr__(self) -> str:
         return "Accounts()"
@@ -59,17 +72,7 @@ class Accounts:
         ``AlreadyLinkedError``, ``PlanLimitError``, ``PermissionDeniedError``
         or another ``FxSocketError``.
         """
-        if not isinstance(server, str) or not server.strip():
-            raise ValidationError(
-                "server must be the broker's server name, e.g. 'VTMarkets-Demo'",
-                code="invalid_server",
-            )
-        if isinstance(login, bool) or not isinstance(login, int) or login <= 0:
-            raise ValidationError(
-                "login must be the positive MT5 account number", code="invalid_login"
-            )
-        if not isinstance(password, str) or not password:
-            raise ValidationError("password is required", code="invalid_password")
+        _check_link(server, login, password)
         request = LinkAccountRequest(
             server=server, login=login, password=password, nickname=nickname
         )
@@ -78,6 +81,52 @@ class Accounts:
         )
         self._watcher.observe(account, linked=True)
         return account
+
+    async def ensure(
+        self, *, server: str, login: int, password: str, nickname: str | None = None
+    ) -> Account:
+        """The account of ``server`` and ``login`` linked to the key; link it if there is none.
+
+        Call it at every start of a program: the first run links the account,
+        later runs (and other sessions) get the same account back. It never
+        links twice: calls of one session for the same server and login run
+        one at a time, and a link refused as already linked (another session
+        linked it meanwhile) or whose reply was lost is resolved by looking
+        again. ``server`` and ``login`` identify the account; ``password`` and
+        ``nickname`` are used only to link it. A linked account is returned as
+        the server has it, in whatever status (``wait_connected`` raises
+        ``AccountError`` for one in ``error``), with its own nickname (there is
+        no rename: compare ``account.nickname`` if it matters to you); its
+        password is not checked, since it is never returned.
+
+        Raises ``ValidationError`` (before sending), ``BrokerRejectedError``,
+        ``PlanLimitError``, ``PermissionDeniedError`` (linking needs a key with
+        ``full`` scope; finding does not), ``AuthenticationError``, or another
+        ``FxSocketError`` (such as ``TransportError`` when a link's reply was
+        lost and the account is not listed either).
+        """
+        _check_link(server, login, password)
+        key = (server, login)
+        lock = self._ensuring.setdefault(key, anyio.Lock())
+        try:
+            async with lock:
+                found = _find(await self.list(), server, login)
+                if found is not None:
+                    return found
+                try:
+                    return await self.link(
+                        server=server, login=login, password=password, nickname=nickname
+                    )
+                except (AlreadyLinkedError, ServerError, TransportError, ProtocolError):
+                    # Linked by someone else meanwhile, or perhaps by us with the reply
+                    # lost: what the server lists now decides; nothing is sent twice.
+                    found = _find(await self.list(), server, login)
+                    if found is None:
+                        raise
+                    return found
+        finally:
+            if not lock.locked() and not lock.statistics().tasks_waiting:
+                self._ensuring.pop(key, None)
 
     async def unlink(self, account_id: str) -> None:
         """Unlink an account and tear its terminal down.
@@ -114,3 +163,19 @@ class Accounts:
     def watch(self) -> StatusFeed:
         """Status changes of every account the session sees, as an async iterator."""
         return self._watcher.watch()
+
+
+def _check_link(server: str, login: int, password: str) -> None:
+    if not isinstance(server, str) or not server.strip():
+        raise ValidationError(
+            "server must be the broker's server name, e.g. 'VTMarkets-Demo'",
+            code="invalid_server",
+        )
+    if isinstance(login, bool) or not isinstance(login, int) or login <= 0:
+        raise ValidationError("login must be the positive MT5 account number", code="invalid_login")
+    if not isinstance(password, str) or not password:
+        raise ValidationError("password is required", code="invalid_password")
+
+
+def _find(accounts: Iterable[Account], server: str, login: int) -> Account | None:
+    return next((a for a in accounts if a.server == server and a.login == login), None)
