@@ -46,6 +46,7 @@ async def main() -> None:
         )
         account = await fx.accounts.wait_connected(account.id, timeout=300)
         trading = fx.account(account.id)
+        print(f"account {account.id}: served by the {await trading.dialect()} dialect")
 
         # Two consumers share one WebSocket subscription; each reads at its own pace.
         async with (

@@ -17,7 +17,8 @@ exceptions are mapped where they arise and never escape::
     │   │   └── IdempotencyConflictError  409 idempotency_conflict
     │   ├── RateLimitedError           429 rate_limited, with retry_after
     │   ├── ServerError                5xx
-    │   │   └── TerminalNotReadyError  503 terminal_not_ready
+    │   │   ├── TerminalNotReadyError  503 terminal_not_ready
+    │   │   └── TerminalTimeoutError   504 the terminal did not answer in time
     │   └── UnexpectedStatusError      any other status
     ├── TransportError                 no usable reply reached us
     │   ├── ConnectionFailedError      could not connect, or the connection broke
@@ -29,6 +30,7 @@ exceptions are mapped where they arise and never escape::
     ├── ConfigurationError             the session cannot start as configured (no key...)
     └── UsageError                     misuse, refused before anything was sent
         ├── ValidationError            a bad argument (also a builtin ValueError)
+        ├── UnsupportedError           the account's dialect has no such operation
         └── SessionClosedError         the session is not open (outside ``async with``)
 
 Misuse is kept apart from the server's answers, as httpx keeps it apart: an
@@ -66,9 +68,11 @@ __all__ = [
     "SessionClosedError",
     "SubscriptionRefusedError",
     "TerminalNotReadyError",
+    "TerminalTimeoutError",
     "TimeoutError",
     "TransportError",
     "UnexpectedStatusError",
+    "UnsupportedError",
     "UsageError",
     "ValidationError",
     "error_from_response",
@@ -124,7 +128,9 @@ class BadRequestError(APIError):
 
 
 class BrokerRejectedError(BadRequestError):
-    """400 ``broker_rejected``: the broker refused the login or the order."""
+    """The broker refused the login or the order: 400 ``broker_rejected`` on the
+    reference routes; on a terminal, an order result with ``success: false`` (its
+    ``status`` is then the reply's 200, its ``code`` ``retcode_<n>``)."""
 
 
 class AccountRequiredError(BadRequestError):
@@ -180,6 +186,11 @@ class ServerError(APIError):
 
 class TerminalNotReadyError(ServerError):
     """503 ``terminal_not_ready``: the account's terminal is not connected."""
+
+
+class TerminalTimeoutError(ServerError):
+    """504: the account's terminal did not answer in time; the request may still be
+    carried out there (an order: look at its open orders before sending again)."""
 
 
 class UnexpectedStatusError(APIError):
@@ -266,6 +277,14 @@ class ValidationError(UsageError, ValueError):
         super().__init__(message, code=code)
 
 
+class UnsupportedError(UsageError):
+    """The account's dialect offers no such operation (the reference routes have no
+    ``symbol_info``, say); the message says which dialect does."""
+
+    def __init__(self, message: str, *, code: str = "unsupported") -> None:
+        super().__init__(message, code=code)
+
+
 class SessionClosedError(UsageError):
     """The session is not open: use it inside ``async with AsyncFxSocket() as fx``."""
 
@@ -275,10 +294,14 @@ class SessionClosedError(UsageError):
 
 _BY_STATUS_AND_CODE: dict[tuple[int, str], type[APIError]] = {
     (400, "broker_rejected"): BrokerRejectedError,
+    (400, "not_enough_money"): BrokerRejectedError,
+    (400, "market_closed"): BrokerRejectedError,
     (400, "account_required"): AccountRequiredError,
     (409, "already_linked"): AlreadyLinkedError,
     (409, "idempotency_conflict"): IdempotencyConflictError,
     (503, "terminal_not_ready"): TerminalNotReadyError,
+    (422, "idempotency_key_reused"): IdempotencyConflictError,
+    (504, "MRPC_TIMEOUT"): TerminalTimeoutError,
 }
 
 _BY_STATUS: dict[int, type[APIError]] = {

@@ -35,6 +35,8 @@ class Consumers:
         self.table = SubscriptionTable(dialect)
         self.feeds = Feeds()
         self.quotes = QuoteRoutes()
+        #: The consumers of the other topics (bars, snapshots, terminal status).
+        self.topics: dict[Topic, list[EventSink]] = {}
         self.counters = Counters()
         #: Whether messages can go out now (set by the connection's lifecycle).
         self.online = False
@@ -65,6 +67,11 @@ class Consumers:
         for topic in request.topics:
             if topic.kind == "quotes":
                 self._end_quote_topic(topic, error)
+            elif topic in self.topics:
+                for sink in self.topics.pop(topic):
+                    sink.fail(error)
+                    self._retire(sink)
+                    self.table.release([topic], online=False)
             else:
                 self.end_events(topic.account_id, error, send=False)
 
@@ -111,7 +118,8 @@ class Consumers:
             return None
         numbered = self.dialect.events_carry_seq
         self.feeds[account_id] = AccountFeed(OrderBook(account_id), self.counters, numbered, [sink])
-        ticket, messages = self.table.acquire([Topic(account_id, "events")], self.online)
+        topics = self.dialect.event_topics(account_id)
+        ticket, messages = self.table.acquire(topics, self.online)
         self._actions.extend(Send(m.frame) for m in messages)
         return ticket
 
@@ -149,8 +157,33 @@ class Consumers:
             if error is not None:
                 sink.fail(error)
             self._retire(sink)
-        frames = self.table.release([Topic(account_id, "events")], self.online and send)
+        topics = self.dialect.event_topics(account_id)
+        frames = self.table.release(topics, self.online and send)
         self._actions.extend(Send(f) for f in frames)
+
+    def add_topic(self, topic: Topic, sink: EventSink) -> int | None:
+        """Route what ``topic`` carries (bars, open-orders snapshots, the terminal's
+        status) to ``sink``; subscribe it if it is new. Returns the ticket to wait on."""
+        self.topics.setdefault(topic, []).append(sink)
+        ticket, messages = self.table.acquire([topic], self.online)
+        self._actions.extend(Send(m.frame) for m in messages)
+        return ticket
+
+    def remove_topic(self, topic: Topic, sink: EventSink, *, send: bool = True) -> None:
+        """Stop routing ``topic`` to ``sink``; the last consumer unsubscribes it."""
+        sinks = self.topics.get(topic)
+        if sinks is None or sink not in sinks:
+            return
+        sinks.remove(sink)
+        if not sinks:
+            del self.topics[topic]
+        self._retire(sink)
+        frames = self.table.release([topic], self.online and send)
+        self._actions.extend(Send(f) for f in frames)
+
+    def deliver_topic(self, topic: Topic, item: object) -> None:
+        for sink in self.topics.get(topic, ()):
+            sink.push(item)
 
     def abandon(self, ticket: int) -> None:
         """The waiter of ``ticket`` gave up (timed out or was cancelled)."""
@@ -173,4 +206,5 @@ class Consumers:
 
     def sinks(self) -> list[QuoteSink | EventSink]:
         """Every consumer of this socket."""
-        return [*self.quotes.sinks(), *self.feeds.sinks()]
+        others = [sink for sinks in self.topics.values() for sink in sinks]
+        return [*self.quotes.sinks(), *self.feeds.sinks(), *others]

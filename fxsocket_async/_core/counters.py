@@ -14,6 +14,8 @@ class Counters:
     frames: int = 0
     bytes: int = 0
     quote_frames: int = 0
+    #: WebSocket pong frames: they prove the socket alive but carry nothing.
+    pongs: int = 0
     decode_errors: int = 0
     unknown_events: int = 0
     reconnects: int = 0

@@ -25,6 +25,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar
 
+from .market import (
+    CloseAllSummary,
+    ClosedPosition,
+    Deal,
+    HealthChecks,
+    MarginCalc,
+    ProfitCalc,
+    ServerTimezone,
+    SymbolInfo,
+)
 from .models import (
     AccountSummary,
     Candle,
@@ -41,6 +51,7 @@ from .models import (
 __all__ = [
     "Acked",
     "Correlation",
+    "DealReport",
     "HttpReply",
     "HttpRequest",
     "Notice",
@@ -117,21 +128,46 @@ class RestDialect(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def modify_reply_complete(self) -> bool:
+        """Whether a modify's reply states every stop in force (else the order is read)."""
+        ...
+
+    @property
+    def close_reply_complete(self) -> bool:
+        """Whether a close's reply tells a close from a cancel and carries the profit
+        (else the open orders are read before, and the history after)."""
+        ...
+
     def summary(self) -> RestCall[AccountSummary]: ...
 
     def positions(self) -> RestCall[list[Position]]: ...
 
     def pending_orders(self) -> RestCall[list[OrderReply]]: ...
 
+    def open_orders(self) -> RestCall[tuple[list[Position], list[OrderReply]]] | None:
+        """Positions and pending orders read at one moment, where one route has both
+        (``None``: read ``positions`` then ``pending_orders``)."""
+        ...
+
     def create_order(
         self, order: CreateOrderRequest, idempotency_key: str
     ) -> RestCall[OrderReply]: ...
+
+    def submission_marker(self, order: CreateOrderRequest, idempotency_key: str) -> str | None:
+        """The comment an order carries when ``create_order`` cannot be re-sent safely
+        (no idempotency key on the route): after an ambiguous failure the order is
+        looked for by it. ``None``: re-sending is safe, or the caller's own comment
+        is used and cannot tell one submission from another."""
+        ...
 
     def modify_order(
         self, order_id: str, change: ModifyOrderRequest
     ) -> RestCall[ModifyOrderReply]: ...
 
-    def close_order(self, order_id: str) -> RestCall[CloseOrderReply]: ...
+    def close_order(
+        self, order_id: str, volume: float | None = None
+    ) -> RestCall[CloseOrderReply]: ...
 
     def quote(self, symbol: str) -> RestCall[Quote]: ...
 
@@ -142,7 +178,11 @@ class RestDialect(Protocol):
         start: datetime | None,
         end: datetime | None,
         limit: int | None,
-    ) -> RestCall[list[Candle]]: ...
+        now: datetime,
+    ) -> RestCall[list[Candle]]:
+        """``now`` (the caller's clock) bounds a range the caller left open, for a
+        dialect whose route needs both ends."""
+        ...
 
     def history_page(
         self,
@@ -154,12 +194,48 @@ class RestDialect(Protocol):
         order_type: str | None = None,
     ) -> RestCall[HistoryPage]: ...
 
+    # What an account's own terminal adds (the reference dialect raises UnsupportedError).
+
+    def symbols(self) -> RestCall[list[str]]: ...
+
+    def symbol_info(self, symbol: str) -> RestCall[SymbolInfo]: ...
+
+    def server_timezone(self) -> RestCall[ServerTimezone]: ...
+
+    def close_all(
+        self, symbol: str | None, magic: int | None, delete_pending: bool
+    ) -> RestCall[CloseAllSummary]: ...
+
+    def calc_margin(
+        self, symbol: str, order_type: str, volume: float, price: float
+    ) -> RestCall[MarginCalc]: ...
+
+    def calc_profit(
+        self, symbol: str, order_type: str, volume: float, price_open: float, price_close: float
+    ) -> RestCall[ProfitCalc]: ...
+
+    def order_history(
+        self, start: datetime | None, end: datetime | None
+    ) -> RestCall[list[Deal]]: ...
+
+    def position_history(
+        self, start: datetime | None, end: datetime | None
+    ) -> RestCall[list[ClosedPosition]]: ...
+
+    def status(self) -> RestCall[dict[str, Any]]: ...
+
+    def probe(self, path: str) -> RestCall[HealthChecks]: ...
+
 
 # ---------------------------------------------------------------------- stream
 
 #: Which local consumers a server-side subscription serves: quotes of one
-#: symbol, or an account's order, balance and status events.
-TopicKind: TypeAlias = Literal["quotes", "events"]
+#: symbol, an account's order, balance and status events (the reference's
+#: channels), or the terminal's topics: bars (``symbol`` is ``SYMBOL:TF``), the
+#: open-orders snapshots, deals, balances and the terminal's own status.
+TopicKind: TypeAlias = Literal[
+    "quotes", "events", "bars", "positions", "trades", "account", "terminal"
+]
 #: "key": one socket carries every account of the key; "account": one socket per account.
 SocketScope: TypeAlias = Literal["key", "account"]
 #: What ties an acknowledgement to the message it answers (a request id, a topic...).
@@ -222,6 +298,19 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True)
+class DealReport:
+    """A deal the server reports: a position opened (``entry="in"``) or closed, in part
+    or whole (``"out"``), at ``price``; ``profit`` includes commission and swap."""
+
+    account_id: str
+    position_id: str
+    entry: Literal["in", "out"]
+    volume: float
+    price: float
+    profit: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class ServerDropped:
     """The server says it dropped ``count`` messages because this client lagged."""
 
@@ -251,6 +340,15 @@ class StreamDialect(Protocol):
     def quote_type(self) -> type: ...
 
     @property
+    def topic_kinds(self) -> frozenset[str]:
+        """The kinds of topic this dialect can subscribe."""
+        ...
+
+    def event_topics(self, account_id: str) -> list[Topic]:
+        """The topics that carry an account's order, balance and status events."""
+        ...
+
+    @property
     def decode(self) -> Callable[..., Any]: ...
 
     def endpoint(self, account_id: str | None) -> StreamEndpoint:
@@ -263,8 +361,10 @@ class StreamDialect(Protocol):
 
     def interpret(self, event: Any) -> Any:
         """A non-quote frame as the protocol reads it: ``Acked``, ``Refused``,
-        ``Notice``, ``ServerDropped``, an account event, an ``UnknownEvent``,
-        or ``None`` for a frame that only proves the socket is alive."""
+        ``Notice``, ``ServerDropped``, an account event, a ``DealReport``, a
+        ``PositionsSnapshot``, a ``Bar``, a ``TerminalStatus``, an
+        ``UnknownEvent``, or ``None`` for a frame that only proves the socket
+        is alive."""
         ...
 
     def subscribe(self, topics: Sequence[Topic], ids: Iterator[int]) -> list[WireMessage]:

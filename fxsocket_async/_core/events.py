@@ -33,6 +33,8 @@ __all__ = [
     "OrderModifiedData",
     "OrderOpened",
     "OrderOpenedData",
+    "OrderPartiallyClosed",
+    "OrderPartiallyClosedData",
     "Ping",
     "Pong",
     "QuoteEvent",
@@ -166,6 +168,16 @@ class OrderClosedData(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     profit: float = 0.0
 
 
+class OrderPartiallyClosedData(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    id: str
+    #: The volume closed, and the volume the position keeps.
+    volume: float
+    remaining: float
+    #: ``None`` when rebuilt from REST, which shows the smaller volume but not the deal.
+    close_price: float | None = None
+    profit: float = 0.0
+
+
 class OrderCancelledData(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     id: str
 
@@ -207,6 +219,12 @@ class OrderClosed(_AccountEvent, tag="order_closed", frozen=True, kw_only=True):
     data: OrderClosedData
 
 
+class OrderPartiallyClosed(_AccountEvent, tag="order_partially_closed", frozen=True, kw_only=True):
+    """Part of a position closed; it stays open with the rest of its volume."""
+
+    data: OrderPartiallyClosedData
+
+
 class OrderCancelled(_AccountEvent, tag="order_cancelled", frozen=True, kw_only=True):
     """A pending order was cancelled."""
 
@@ -238,6 +256,7 @@ AccountEvent: TypeAlias = (
     | OrderModified
     | OrderFilled
     | OrderClosed
+    | OrderPartiallyClosed
     | OrderCancelled
     | AccountUpdate
     | AccountStatusChanged
@@ -249,6 +268,7 @@ ServerEvent: TypeAlias = (
     | OrderModified
     | OrderFilled
     | OrderClosed
+    | OrderPartiallyClosed
     | OrderCancelled
     | AccountUpdate
     | AccountStatusChanged

@@ -27,8 +27,24 @@ from typing import Any
 
 from .actions import EventSink
 from .counters import Counters
-from .events import StreamGap, UnknownEvent
+from .dialect import DealReport
+from .events import (
+    OrderClosed,
+    OrderClosedData,
+    OrderFilled,
+    OrderFilledData,
+    OrderPartiallyClosed,
+    OrderPartiallyClosedData,
+    StreamGap,
+    UnknownEvent,
+)
+from .market import PositionsSnapshot
 from .recovery import OrderBook, Snapshot, reconcile
+
+_VOLUME_EPSILON = 1e-9
+#: Seconds a snapshot dialect's recovery waits, its REST read done, for the socket's
+#: own open-orders snapshot before it settles for the REST one.
+SNAPSHOT_WAIT = 1.0
 
 __all__ = ["AccountFeed", "GapReason", "Phase", "deliver_unknown", "gap"]
 
@@ -73,6 +89,13 @@ class AccountFeed:
     again: StreamGap | None = None
     #: A seq-jump gap, announced only once its recovery finds something.
     unannounced: StreamGap | None = None
+    #: Partial closes a live snapshot reported before their deal, by order: the
+    #: deal, when it comes, is that same partial close and not a whole one.
+    reduced: dict[str, list[float]] = field(default_factory=dict)
+    #: A snapshot dialect's recovery read from REST, waiting for the socket's snapshot
+    #: (``waiting_since``: the monotonic time the wait was first seen by a tick).
+    rest_snapshot: Snapshot | None = None
+    waiting_since: float | None = None
 
     @property
     def account_id(self) -> str:
@@ -82,6 +105,9 @@ class AccountFeed:
 
     def on_event(self, event: Any, now: datetime) -> bool:
         """Take one live event; return ``True`` when a recovery must start."""
+        if self.rest_snapshot is not None and isinstance(event, PositionsSnapshot):
+            self.held.append(event)
+            return self._settle(self.rest_snapshot)
         seq = event.seq if self.numbered else None
         if seq is not None:
             duplicate, revealed = self._check_seq(seq, now)
@@ -93,7 +119,62 @@ class AccountFeed:
         if self.phase in (Phase.SEEDING, Phase.RECOVERING):
             self.held.append(event)
         else:
-            self.deliver(event)
+            self._take(event)
+        return False
+
+    def _take(self, item: Any) -> None:
+        """One live item: an account event, or what a snapshot-and-deal dialect sends."""
+        match item:
+            case PositionsSnapshot(positions=positions, pending=pending):
+                live = Snapshot(positions=positions, pending=pending, history=[])
+                for event in reconcile(self.book, live, recovered=False):
+                    if isinstance(event, OrderPartiallyClosed):
+                        self.reduced.setdefault(event.data.id, []).append(event.data.volume)
+                    self.deliver(event)
+            case DealReport():
+                event = self._deal(item)
+                if event is not None:
+                    self.deliver(event)
+            case _:
+                self.deliver(item)
+
+    def _deal(self, deal: DealReport) -> Any:
+        """A deal as an order event: a close (whole or partial), or a pending order's fill.
+
+        A new position is reported by the open-orders snapshot, which carries
+        its SL and TP; an "in" deal only says that a known pending order filled.
+        """
+        account, order_id = self.account_id, deal.position_id
+        order = self.book.orders.get(order_id)
+        if deal.entry == "out" and self._reported(order_id, deal.volume):
+            return None  # the snapshot told this partial close already
+        if deal.entry == "out":
+            if order is not None and deal.volume < order.volume - _VOLUME_EPSILON:
+                remaining = round(order.volume - deal.volume, 8)
+                part = OrderPartiallyClosedData(
+                    id=order_id,
+                    volume=deal.volume,
+                    remaining=remaining,
+                    close_price=deal.price,
+                    profit=deal.profit,
+                )
+                return OrderPartiallyClosed(account_id=account, data=part)
+            data = OrderClosedData(id=order_id, close_price=deal.price, profit=deal.profit)
+            return OrderClosed(account_id=account, data=data)
+        if order is None or order.filled:
+            return None
+        return OrderFilled(account_id=account, data=OrderFilledData(id=order_id, price=deal.price))
+
+    def _reported(self, order_id: str, volume: float) -> bool:
+        volumes = self.reduced.get(order_id)
+        if not volumes:
+            return False
+        for index, reported in enumerate(volumes):
+            if abs(reported - volume) <= _VOLUME_EPSILON * max(1.0, volume) + 1e-9:
+                del volumes[index]
+                if not volumes:
+                    del self.reduced[order_id]
+                return True
         return False
 
     def _check_seq(self, seq: int, now: datetime) -> tuple[bool, StreamGap | None]:
@@ -158,11 +239,63 @@ class AccountFeed:
         return pending is not None and self._begin_recovery(pending)
 
     def recovered(self, snapshot: Snapshot) -> bool:
-        """A recovery snapshot was read; return ``True`` when another must start."""
+        """A recovery snapshot was read; return ``True`` when another must start.
+
+        A dialect that streams open-orders snapshots (the terminal's) sends one
+        on every subscribe: its open orders come from the newest snapshot the
+        socket sent, which is in order with the socket's deals, not from the
+        REST read, which may be older or newer than any of them (a socket
+        snapshot older than it would undo what it shows). Until the socket's
+        snapshot arrives the recovery waits, ``SNAPSHOT_WAIT`` at most.
+        """
         if self.phase is not Phase.RECOVERING:
             return False
+        if not self.numbered and not self._held_snapshot():
+            self.rest_snapshot, self.waiting_since = snapshot, None
+            return False
+        return self._settle(snapshot)
+
+    def tick(self, now: float) -> bool:
+        """A liveness tick: a recovery that waited long enough for the socket's snapshot
+        settles for the REST one. ``True`` when another recovery must start."""
+        if self.rest_snapshot is None:
+            return False
+        if self.waiting_since is None:
+            self.waiting_since = now
+            return False
+        if now - self.waiting_since < SNAPSHOT_WAIT:
+            return False
+        return self._settle(self.rest_snapshot)
+
+    def _held_snapshot(self) -> PositionsSnapshot | None:
+        for item in reversed(self.held):
+            if isinstance(item, PositionsSnapshot):
+                return item
+        return None
+
+    def _settle(self, snapshot: Snapshot) -> bool:
+        self.rest_snapshot = self.waiting_since = None
+        live = self._held_snapshot()
+        if live is not None:
+            # The socket's newest snapshot is the truth of open orders; what it
+            # supersedes is dropped, the deals stay in their order.
+            last = max(i for i, item in enumerate(self.held) if item is live)
+            self.held = [
+                item
+                for i, item in enumerate(self.held)
+                if i > last or not isinstance(item, PositionsSnapshot)
+            ]
+            snapshot = Snapshot(
+                positions=live.positions,
+                pending=live.pending,
+                history=snapshot.history,
+                summary=snapshot.summary,
+                status=snapshot.status,
+            )
         book = self.book
         for event in reconcile(book, snapshot, self.held):
+            if isinstance(event, OrderPartiallyClosed) and not self.numbered:
+                self.reduced.setdefault(event.data.id, []).append(event.data.volume)
             if book.apply(event):
                 if self.unannounced is not None:
                     self.push_gap(self.unannounced)
@@ -197,7 +330,7 @@ class AccountFeed:
     def _release(self) -> None:
         held, self.held = self.held, []
         for event in held:
-            self.deliver(event)
+            self._take(event)
         if not self.numbered or self.anchored:
             self.phase = Phase.LIVE
         else:

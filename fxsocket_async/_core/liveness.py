@@ -44,12 +44,12 @@ class Liveness:
 
     def start(self, now: float, counts: Counters) -> None:
         """A connection was made at ``now``: every deadline starts from it."""
-        self._frames_seen, self._quotes_seen = counts.frames, counts.quote_frames
+        self._frames_seen, self._quotes_seen = counts.frames + counts.pongs, counts.quote_frames
         self._frames_at = self._quotes_at = self._pinged_at = now
 
     def tick(self, now: float, counts: Counters, quotes_wanted: bool, market_open: bool) -> Verdict:
         """Check the deadlines with the reader's counts as of ``now``."""
-        frames, quotes = counts.frames, counts.quote_frames
+        frames, quotes = counts.frames + counts.pongs, counts.quote_frames
         if frames != self._frames_seen:
             self._frames_seen, self._frames_at = frames, now
         if quotes != self._quotes_seen:

@@ -107,6 +107,11 @@ class Account(_Model, frozen=True, kw_only=True):
     error: str = ""
     created_at: datetime | None = None
     broker: str | None = None
+    #: The account's own terminal (the terminal dialect; the vendor SDK shows these).
+    #: Empty while it is provisioning, and on a server that serves the reference
+    #: dialect alone.
+    rest_url: str = ""
+    ws_url: str = ""
 
 
 class LinkAccountRequest(_Model, omit_defaults=True, frozen=True, kw_only=True):
@@ -116,11 +121,13 @@ class LinkAccountRequest(_Model, omit_defaults=True, frozen=True, kw_only=True):
     login: int
     password: str
     nickname: str | None = None
+    #: ``"mt5"`` or ``"mt4"``; absent means the service's default (MT5).
+    platform: str | None = None
 
     def __repr__(self) -> str:
         return (
             f"LinkAccountRequest(server={self.server!r}, login={self.login!r}, "
-            f"password='***', nickname={self.nickname!r})"
+            f"password='***', nickname={self.nickname!r}, platform={self.platform!r})"
         )
 
     def __rich_repr__(self) -> list[tuple[str, Any]]:
@@ -129,6 +136,7 @@ class LinkAccountRequest(_Model, omit_defaults=True, frozen=True, kw_only=True):
             ("login", self.login),
             ("password", "***"),
             ("nickname", self.nickname),
+            ("platform", self.platform),
         ]
 
 

@@ -38,12 +38,15 @@ from .events import (
     OrderModifiedData,
     OrderOpened,
     OrderOpenedData,
+    OrderPartiallyClosed,
+    OrderPartiallyClosedData,
 )
 from .models import MARKET_ORDER_TYPES, AccountSummary, OrderReply, Position, Trade
 
 __all__ = ["OrderBook", "Snapshot", "reconcile"]
 
 FINISHED_MEMORY: Final = 100_000
+_VOLUME_EPSILON: Final = 1e-9
 
 
 @dataclass(slots=True)
@@ -153,6 +156,14 @@ class OrderBook:
                     return False
                 order.sl, order.tp, order.price = d.sl, d.tp, price
                 return True
+            case OrderPartiallyClosed(data=d):
+                order = self.orders.get(d.id)
+                if order is None:
+                    return d.id not in self._finished
+                if order.volume <= d.remaining + _VOLUME_EPSILON:
+                    return False  # this close is already counted
+                order.volume = d.remaining
+                return True
             case OrderClosed(data=d) | OrderCancelled(data=d):
                 if d.id in self._finished:
                     return False
@@ -194,15 +205,22 @@ def _before(order: _Order, effects: set[type]) -> _Order:
     return order
 
 
-def reconcile(book: OrderBook, snapshot: Snapshot, held: Sequence[Any] = ()) -> list[AccountEvent]:
+def reconcile(
+    book: OrderBook, snapshot: Snapshot, held: Sequence[Any] = (), *, recovered: bool = True
+) -> list[AccountEvent]:
     """The events that explain how ``book`` became ``snapshot``, flagged ``recovered``.
 
     The snapshot was taken after the ``held`` live events; what they will
     report themselves is left to them (they are delivered next, live), so a
     live event is never replaced by a recovered copy.
 
-    Order: orders first seen (opened), then fills and changes of known
-    orders, then closes and cancels, then balance and status.
+    With ``recovered=False`` the snapshot is a live one (a dialect that
+    streams the account's open orders instead of numbered events): the same
+    comparison yields the live events, and a position that has gone is left
+    to the deal that closed it.
+
+    Order: orders first seen (opened), then fills, changes and partial closes
+    of known orders, then closes and cancels, then balance and status.
     """
     account = book.account_id
     positions = {p.id: p for p in snapshot.positions}
@@ -217,27 +235,33 @@ def reconcile(book: OrderBook, snapshot: Snapshot, held: Sequence[Any] = ()) -> 
         data = OrderOpenedData(
             id=order_id, symbol=symbol, type=kind, volume=volume, price=price, sl=sl, tp=tp
         )
-        return OrderOpened(account_id=account, data=data, recovered=True)
+        return OrderOpened(account_id=account, data=data, recovered=recovered)
 
     def closed_event(trade: Trade) -> AccountEvent:
         if trade.status == "cancelled":
-            return OrderCancelled(
-                account_id=account, data=OrderCancelledData(id=trade.id), recovered=True
-            )
+            return cancelled_event(trade.id)
         data = OrderClosedData(
             id=trade.id, close_price=trade.close_price or 0.0, profit=trade.profit
         )
-        return OrderClosed(account_id=account, data=data, recovered=True)
+        return OrderClosed(account_id=account, data=data, recovered=recovered)
+
+    def cancelled_event(order_id: str) -> OrderCancelled:
+        data = OrderCancelledData(id=order_id)
+        return OrderCancelled(account_id=account, data=data, recovered=recovered)
 
     def filled_event(order_id: str, price: float) -> OrderFilled:
         data = OrderFilledData(id=order_id, price=price)
-        return OrderFilled(account_id=account, data=data, recovered=True)
+        return OrderFilled(account_id=account, data=data, recovered=recovered)
 
     def modified_event(
         order_id: str, sl: float | None, tp: float | None, price: float | None
     ) -> OrderModified:
         data = OrderModifiedData(id=order_id, sl=sl, tp=tp, price=price)
-        return OrderModified(account_id=account, data=data, recovered=True)
+        return OrderModified(account_id=account, data=data, recovered=recovered)
+
+    def reduced_event(order_id: str, closed: float, remaining: float) -> OrderPartiallyClosed:
+        data = OrderPartiallyClosedData(id=order_id, volume=closed, remaining=remaining)
+        return OrderPartiallyClosed(account_id=account, data=data, recovered=recovered)
 
     for o in snapshot.pending:
         if o.id not in book.orders:
@@ -257,11 +281,17 @@ def reconcile(book: OrderBook, snapshot: Snapshot, held: Sequence[Any] = ()) -> 
                 changed.append(filled_event(order_id, p.open_price))
             if (known.sl, known.tp) != (p.sl, p.tp):
                 changed.append(modified_event(order_id, p.sl, p.tp, p.open_price))
+            if p.volume < known.volume - _VOLUME_EPSILON:
+                changed.append(reduced_event(order_id, known.volume - p.volume, p.volume))
         elif order_id in history:
             trade = history[order_id]
             if trade.status != "cancelled" and not known.filled:
                 changed.append(filled_event(order_id, trade.open_price or known.price))
             finished.append(closed_event(trade))
+        elif not known.filled:
+            # A pending order that has gone without a trace: a dialect whose history
+            # lists deals only (the terminal's) shows a cancel no other way.
+            finished.append(cancelled_event(order_id))
 
     # Opened and finished entirely within the gap.
     for trade in snapshot.history:

@@ -31,10 +31,11 @@ from .actions import (
     SendPing,
 )
 from .consumers import Consumers
-from .dialect import Acked, Notice, Refused, ServerDropped, StreamDialect
+from .dialect import Acked, Notice, Refused, ServerDropped, StreamDialect, Topic
 from .events import UnknownEvent
 from .feeds import deliver_unknown
 from .liveness import Liveness
+from .market import Bar, PositionsSnapshot, TerminalStatus
 from .models import Quote
 
 __all__ = ["LinkState", "StreamProtocol"]
@@ -133,6 +134,9 @@ class StreamProtocol(Consumers):
         """A liveness tick at monotonic ``now``: maybe ping, maybe declare the socket dead."""
         if self.state is not LinkState.OPEN:
             return
+        for account_id, feed in list(self.feeds.items()):
+            if feed.tick(now):
+                self._recover(account_id)
         verdict = self.liveness.tick(now, self.counters, bool(self.quotes), market_open)
         if verdict.dead is not None:
             self._actions.append(Close(verdict.dead))
@@ -218,6 +222,9 @@ class StreamProtocol(Consumers):
                 refusal = self.table.refused_by(correlation, code, message)
                 if refusal is not None:
                     self._refused(refusal)
+                else:  # it answers no request of ours: a stream-level error
+                    self.counters.notices += 1
+                    log.warning("stream error from the server: %s %s", code, message)
             case Notice(code=code, message=message):
                 self.counters.notices += 1
                 log.warning("stream error from the server: %s %s", code, message)
@@ -227,7 +234,17 @@ class StreamProtocol(Consumers):
             case UnknownEvent():
                 self.counters.unknown_events += 1
                 deliver_unknown(self.feeds, item)
+            case Bar(account_id=account, symbol=symbol, timeframe=timeframe):
+                self.deliver_topic(Topic(account, "bars", f"{symbol}:{timeframe}"), item)
+            case TerminalStatus(account_id=account):
+                self.deliver_topic(Topic(account, "terminal"), item)
+            case PositionsSnapshot(account_id=account):
+                self.deliver_topic(Topic(account, "positions"), item)
+                self._to_feed(account, item, wall)
             case _:
-                feed = self.feeds.get(getattr(item, "account_id", "") or self.account_id)
-                if feed is not None and feed.on_event(item, wall):
-                    self._recover(feed.account_id)
+                self._to_feed(getattr(item, "account_id", "") or self.account_id, item, wall)
+
+    def _to_feed(self, account_id: str, item: Any, wall: datetime) -> None:
+        feed = self.feeds.get(account_id)
+        if feed is not None and feed.on_event(item, wall):
+            self._recover(account_id)

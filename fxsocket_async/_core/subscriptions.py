@@ -9,12 +9,17 @@ When the connection drops, requests still in flight are sent again on the
 next connection, and every topic the server had acknowledged is replayed as
 its own request (with nobody waiting on it). A refusal of such a replay ends
 that topic's consumers; a refusal of a fresh request answers its waiters.
+
+Answers are matched by correlation, first in first out: a dialect whose acks
+carry a request id gives every message its own correlation; one whose acks
+only name the topic gives the topic, and the oldest message of that topic
+awaiting an answer is the one answered.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -30,7 +35,7 @@ class Request:
 
     topics: tuple[Topic, ...]
     tickets: list[int] = field(default_factory=list)
-    owed: set[Correlation] = field(default_factory=set)
+    owed: Counter[Correlation] = field(default_factory=Counter)
 
     @property
     def replay(self) -> bool:
@@ -55,7 +60,8 @@ class SubscriptionTable:
         self.refs: Counter[Topic] = Counter()
         self.acked: set[Topic] = set()
         self._by_topic: dict[Topic, Request] = {}
-        self._by_correlation: dict[Correlation, Request] = {}
+        # correlation -> the requests awaiting an answer with it, oldest first
+        self._by_correlation: dict[Correlation, deque[Request]] = {}
         self._unsent: list[Request] = []
         self._tickets = itertools.count(1)
         #: ticket -> requests it still waits for (settled tickets are removed)
@@ -123,11 +129,11 @@ class SubscriptionTable:
 
     def acked_by(self, correlation: Correlation) -> list[int]:
         """Record an acknowledgement; return the tickets it settles."""
-        request = self._by_correlation.pop(correlation, None)
+        request = self._answered(correlation)
         if request is None:
             return []  # an unsubscribe's ack, or a request already given up
-        request.owed.discard(correlation)
-        if request.owed:
+        request.owed[correlation] -= 1
+        if +request.owed:
             return []
         for topic in request.topics:
             if self._by_topic.get(topic) is request:
@@ -138,11 +144,17 @@ class SubscriptionTable:
 
     def refused_by(self, correlation: Correlation, code: str, message: str) -> Refusal | None:
         """Record a refusal; ``None`` when it answers nothing we are waiting for."""
-        request = self._by_correlation.pop(correlation, None)
+        request = self._answered(correlation)
         if request is None:
             return None
-        for other in request.owed:
-            self._by_correlation.pop(other, None)
+        request.owed[correlation] -= 1
+        for other in +request.owed:
+            waiting = self._by_correlation.get(other)
+            if waiting is not None:
+                for _ in range(request.owed[other]):
+                    waiting.remove(request)
+                if not waiting:
+                    del self._by_correlation[other]
         request.owed.clear()
         for topic in request.topics:
             if self._by_topic.get(topic) is request:
@@ -176,7 +188,9 @@ class SubscriptionTable:
 
     def connection_lost(self) -> None:
         """Requests in flight will be sent again; replays are planned afresh."""
-        pending = {id(r): r for r in self._by_correlation.values() if not r.replay}
+        pending = {
+            id(r): r for waiting in self._by_correlation.values() for r in waiting if not r.replay
+        }
         self._by_correlation.clear()
         for request in pending.values():
             request.owed.clear()
@@ -188,8 +202,8 @@ class SubscriptionTable:
         messages = self._dialect.subscribe(live, self.ids) if live else []
         for message in messages:
             # One request per message: a refusal ends only the topics it names.
-            replay = Request(message.topics, owed={message.correlation})
-            self._by_correlation[message.correlation] = replay
+            replay = Request(message.topics)
+            self._expect(message.correlation, replay)
         unsent, self._unsent = self._unsent, []
         for request in unsent:
             request.topics = tuple(t for t in request.topics if self.refs[t] > 0)
@@ -203,13 +217,27 @@ class SubscriptionTable:
             return []
         messages = self._dialect.subscribe(request.topics, self.ids)
         for message in messages:
-            self._by_correlation[message.correlation] = request
-            request.owed.add(message.correlation)
+            self._expect(message.correlation, request)
         return messages
+
+    def _expect(self, correlation: Correlation, request: Request) -> None:
+        self._by_correlation.setdefault(correlation, deque()).append(request)
+        request.owed[correlation] += 1
+
+    def _answered(self, correlation: Correlation) -> Request | None:
+        """The oldest request awaiting an answer with ``correlation`` (now answered)."""
+        waiting = self._by_correlation.get(correlation)
+        if not waiting:
+            return None
+        request = waiting.popleft()
+        if not waiting:
+            del self._by_correlation[correlation]
+        return request
 
     def requests_in_flight(self) -> int:
         """Requests sent and not yet answered, plus those waiting for a connection."""
-        return len({id(r) for r in self._by_correlation.values()}) + len(self._unsent)
+        awaited = {id(r) for waiting in self._by_correlation.values() for r in waiting}
+        return len(awaited) + len(self._unsent)
 
 
 def _order(topic: Topic) -> tuple[str, str, str]:

@@ -14,6 +14,7 @@ from typing import Final
 from .._exceptions import ValidationError
 from .models import (
     HISTORY_MAX_LIMIT,
+    IDEMPOTENCY_KEY_MAX_LENGTH,
     MARKET_ORDER_TYPES,
     ORDER_TYPES,
     PENDING_ORDER_TYPES,
@@ -26,6 +27,7 @@ __all__ = [
     "as_wire_time",
     "check_account_id",
     "check_buffer",
+    "check_idempotency_key",
     "check_modify",
     "check_order",
     "check_order_type",
@@ -36,6 +38,7 @@ __all__ = [
     "check_symbol",
     "check_symbols",
     "check_timeframe",
+    "check_volume_spec",
 ]
 
 
@@ -70,6 +73,47 @@ def check_positive(name: str, value: object) -> float:
     if value <= 0:
         raise _refuse(f"invalid_{name}", f"{name} must be above zero, not {value!r}")
     return float(value)
+
+
+def check_volume_spec(
+    symbol: str, volume: float, minimum: float, maximum: float, step: float
+) -> None:
+    """A volume the symbol's specification allows; a limit of 0 means "not stated".
+
+    Refused here rather than by the broker so that the message says which
+    volumes would be accepted.
+    """
+    if minimum > 0 and volume < minimum - 1e-9:
+        raise _refuse(
+            "invalid_volume", f"volume {volume!r} is below {symbol}'s minimum of {minimum!r} lots"
+        )
+    if maximum > 0 and volume > maximum + 1e-9:
+        raise _refuse(
+            "invalid_volume", f"volume {volume!r} is above {symbol}'s maximum of {maximum!r} lots"
+        )
+    if step > 0:
+        base = minimum if minimum > 0 else 0.0
+        steps = (volume - base) / step
+        if abs(steps - round(steps)) > 1e-6:
+            lower = base + math.floor(steps + 1e-9) * step
+            raise _refuse(
+                "invalid_volume",
+                f"volume {volume!r} is not a multiple of {symbol}'s volume step {step!r}; "
+                f"use {round(lower, 8)!r} or {round(lower + step, 8)!r}",
+            )
+
+
+def check_idempotency_key(key: object) -> str | None:
+    """``None`` (one is minted), or the caller's key: 1 to 128 characters."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise _refuse(
+            "invalid_idempotency_key",
+            f"an idempotency key must be a string of 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} "
+            "characters long",
+        )
+    return key
 
 
 def check_symbol(symbol: object) -> str:

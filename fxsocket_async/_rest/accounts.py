@@ -60,9 +60,17 @@ class Accounts:
         return account
 
     async def link(
-        self, *, server: str, login: int, password: str, nickname: str | None = None
+        self,
+        *,
+        server: str,
+        login: int,
+        password: str,
+        nickname: str | None = None,
+        platform: str | None = None,
     ) -> Account:
-        """Link an MT5 account; its terminal starts provisioning (status ``connecting``).
+        """Link an account; its terminal starts provisioning (status ``connecting``).
+
+        ``platform`` is ``"mt5"`` or ``"mt4"``; left out, the service's default (MT5).
 
         The watcher then follows it; use ``wait_connected``. A link is not
         retried after an ambiguous failure (only after 429), so it never
@@ -74,7 +82,11 @@ class Accounts:
         """
         _check_link(server, login, password)
         request = LinkAccountRequest(
-            server=server, login=login, password=password, nickname=nickname
+            server=server,
+            login=login,
+            password=password,
+            nickname=nickname,
+            platform=_check_platform(platform),
         )
         account = await self._rest.run(
             self._management.link_account(request), kind="management", bucket=MANAGEMENT_BUCKET
@@ -83,7 +95,13 @@ class Accounts:
         return account
 
     async def ensure(
-        self, *, server: str, login: int, password: str, nickname: str | None = None
+        self,
+        *,
+        server: str,
+        login: int,
+        password: str,
+        nickname: str | None = None,
+        platform: str | None = None,
     ) -> Account:
         """The account of ``server`` and ``login`` linked to the key; link it if there is none.
 
@@ -92,8 +110,8 @@ class Accounts:
         links twice: calls of one session for the same server and login run
         one at a time, and a link refused as already linked (another session
         linked it meanwhile) or whose reply was lost is resolved by looking
-        again. ``server`` and ``login`` identify the account; ``password`` and
-        ``nickname`` are used only to link it. A linked account is returned as
+        again. ``server`` and ``login`` identify the account; ``password``,
+        ``nickname`` and ``platform`` are used only to link it. A linked account is returned as
         the server has it, in whatever status (``wait_connected`` raises
         ``AccountError`` for one in ``error``), with its own nickname (there is
         no rename: compare ``account.nickname`` if it matters to you); its
@@ -106,6 +124,7 @@ class Accounts:
         lost and the account is not listed either).
         """
         _check_link(server, login, password)
+        _check_platform(platform)
         key = (server, login)
         lock = self._ensuring.setdefault(key, anyio.Lock())
         try:
@@ -115,7 +134,11 @@ class Accounts:
                     return found
                 try:
                     return await self.link(
-                        server=server, login=login, password=password, nickname=nickname
+                        server=server,
+                        login=login,
+                        password=password,
+                        nickname=nickname,
+                        platform=platform,
                     )
                 except (AlreadyLinkedError, ServerError, TransportError, ProtocolError):
                     # Linked by someone else meanwhile, or perhaps by us with the reply
@@ -172,9 +195,22 @@ def _check_link(server: str, login: int, password: str) -> None:
             code="invalid_server",
         )
     if isinstance(login, bool) or not isinstance(login, int) or login <= 0:
-        raise ValidationError("login must be the positive MT5 account number", code="invalid_login")
+        raise ValidationError(
+            "login must be the positive MetaTrader account number", code="invalid_login"
+        )
     if not isinstance(password, str) or not password:
         raise ValidationError("password is required", code="invalid_password")
+
+
+def _check_platform(platform: str | None) -> str | None:
+    if platform is None:
+        return None
+    if not isinstance(platform, str) or platform.lower() not in ("mt4", "mt5"):
+        raise ValidationError(
+            f"platform must be 'mt5' or 'mt4' (or left out for MT5), not {platform!r}",
+            code="invalid_platform",
+        )
+    return platform.lower()
 
 
 def _find(accounts: Iterable[Account], server: str, login: int) -> Account | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
@@ -12,7 +12,8 @@ from anyio.abc import TaskGroup
 
 from .._clock import Clock
 from .._core.dialect import RestCall, RestDialect
-from .._core.models import HistoryPage
+from .._core.market import SymbolInfo
+from .._core.models import HistoryPage, OrderReply, Position
 from .._dialects.reference import ReferenceManagement
 from .._exceptions import FxSocketError
 from .client import RestClient
@@ -35,11 +36,15 @@ class AccountContext:
     """
 
     rest: RestClient
-    dialect: RestDialect
+    #: The account's dialect, decided on first use (the account's record says which).
+    dialect: Callable[[], Awaitable[RestDialect]]
     tasks: TaskGroup
     account_id: str | None
     bare_bucket: Callable[[], Awaitable[str]]
     clock: Clock
+    #: The session's caches: symbol specs by (account, symbol), UTC offsets by account.
+    symbols: dict[tuple[str, str], SymbolInfo] = field(default_factory=dict)
+    utc_offsets: dict[str, int] = field(default_factory=dict)
 
 
 class Resource:
@@ -47,15 +52,35 @@ class Resource:
 
     def __init__(self, context: AccountContext) -> None:
         self._context = context
-        self._dialect = context.dialect
         self._tasks = context.tasks
         self.account_id = context.account_id
 
-    async def _run(self, call: RestCall[T], attempts: list[FxSocketError] | None = None) -> T:
+    async def _run(
+        self,
+        make: Callable[[RestDialect], RestCall[T]],
+        attempts: list[FxSocketError] | None = None,
+    ) -> T:
+        """Run the call ``make`` spells in the account's dialect. Raises what the
+        dialect and the call raise (``FxSocketError`` subclasses)."""
+        return await self._send(make(await self._context.dialect()), attempts)
+
+    async def _send(self, call: RestCall[T], attempts: list[FxSocketError] | None = None) -> T:
         bucket = self.account_id
         if bucket is None:
             bucket = await self._context.bare_bucket()
         return await self._context.rest.run(call, kind="account", bucket=bucket, attempts=attempts)
+
+    async def open_orders(self) -> tuple[list[Position], list[OrderReply]]:
+        """Open positions and pending orders: read at one moment where the dialect can
+        (the terminal's ``/OpenedOrders``), else one after the other.
+
+        Raises ``FxSocketError`` subclasses as ``positions()`` does.
+        """
+        call = (await self._context.dialect()).open_orders()
+        if call is not None:
+            return await self._send(call)
+        positions = await self._run(lambda d: d.positions())
+        return positions, await self._run(lambda d: d.pending_orders())
 
     async def _history_page(
         self,
@@ -68,7 +93,7 @@ class Resource:
     ) -> HistoryPage:
         """One page of the account's closed trades."""
         return await self._run(
-            self._dialect.history_page(offset, limit, start, end, symbol, order_type)
+            lambda d: d.history_page(offset, limit, start, end, symbol, order_type)
         )
 
 

@@ -36,8 +36,7 @@ class SnapshotReader:
         if account.status != "connected":
             return Snapshot(positions=[], pending=[], history=[], status=status)
         try:
-            positions = await trading.positions()
-            pending = await trading.orders.pending()
+            positions, pending = await trading.open_orders()
         except TerminalNotReadyError:
             return Snapshot(positions=[], pending=[], history=[], status=status)
         history = await trading.newest_trades(SEED_HISTORY)
@@ -49,8 +48,7 @@ class SnapshotReader:
         trading = self._account(account_id)
         account = await self._accounts.get(account_id)
         status = AccountStatusData(status=account.status, error=account.error)
-        positions = await trading.positions()
-        pending = await trading.orders.pending()
+        positions, pending = await trading.open_orders()
         summary = await trading.summary()
         history = [t async for t in trading.history(start=watermark, page_size=1000)]
         return Snapshot(

@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime, timedelta
 
 import anyio
+import msgspec
 
+from .._core.market import CloseAllSummary
 from .._core.models import (
     CANDLES_MAX_LIMIT,
     HISTORY_DEFAULT_LIMIT,
@@ -25,16 +27,29 @@ from .._core.models import (
 from .._core.validation import (
     Remove,
     as_wire_time,
+    check_idempotency_key,
     check_modify,
     check_order,
     check_order_type,
     check_page_size,
+    check_positive,
     check_range,
     check_symbol,
     check_timeframe,
+    check_volume_spec,
 )
-from .._exceptions import FxSocketError, NotFoundError
+from .._exceptions import (
+    FxSocketError,
+    NotFoundError,
+    ProtocolError,
+    ServerError,
+    TerminalNotReadyError,
+    TransportError,
+    UnsupportedError,
+    ValidationError,
+)
 from .history import HistoryIterator, ProgressCallback
+from .market import MarketResource
 from .resource import AccountContext, Resource
 
 __all__ = ["AccountClient", "Orders"]
@@ -46,6 +61,24 @@ _ONE_MS = timedelta(milliseconds=1)
 
 class Orders(Resource):
     """Orders of one account: ``fx.account(id).orders``."""
+
+    def __init__(self, context: AccountContext, market: MarketResource) -> None:
+        super().__init__(context)
+        self._market = market
+
+    async def _check_volume(self, symbol: str, volume: float) -> None:
+        # Where the dialect knows the symbol's volume limits, they are checked first.
+        try:
+            info = await self._market.symbol_info(symbol)
+        except UnsupportedError:
+            return  # the reference routes check volumes on the server
+        except NotFoundError:
+            raise ValidationError(
+                f"{symbol!r} is not a symbol of account {self.account_id}: "
+                "fx.account(id).symbols() lists them",
+                code="invalid_symbol",
+            ) from None
+        check_volume_spec(symbol, volume, info.volume_min, info.volume_max, info.volume_step)
 
     async def create(
         self,
@@ -63,7 +96,13 @@ class Orders(Resource):
 
         One idempotency key is minted per call (or ``idempotency_key`` is
         used) and sent with every retry, so a retried submission never trades
-        twice.
+        twice. The terminal dialect's route takes no key, so there a
+        submission is re-sent only after a refusal that proves it was not
+        carried out (429); after an ambiguous failure (a 5xx, a lost
+        connection, a timeout) an order placed without a ``comment`` is looked
+        for by the marker it carries as its comment (``fxsa-`` and 16 hex
+        digits of the key's hash): found, it is returned; not found, the
+        failure is raised and nothing is sent again (see docs/protocol.md).
 
         Raises ``ValidationError`` (before sending) for bad input, and
         ``BrokerRejectedError``, ``PermissionDeniedError``,
@@ -71,11 +110,49 @@ class Orders(Resource):
         ``TransportError`` or another ``FxSocketError`` from the server.
         """
         kind = check_order(symbol, type, volume, price, sl, tp)
+        check_idempotency_key(idempotency_key)
+        await self._check_volume(symbol, volume)
         request = CreateOrderRequest(
             symbol=symbol, type=kind, volume=volume, price=price, sl=sl, tp=tp, comment=comment
         )
         key = idempotency_key or f"fxsa-{uuid.uuid4()}"
-        return await self._run(self._dialect.create_order(request, key))
+        marker = (await self._context.dialect()).submission_marker(request, key)
+        lost: FxSocketError
+        try:
+            return await self._run(lambda d: d.create_order(request, key))
+        except (ServerError, TransportError, ProtocolError) as exc:
+            if marker is None or isinstance(exc, TerminalNotReadyError):
+                raise  # re-sent safely already, or refused before it was carried out
+            lost = exc
+        # The reply was lost and the route takes no key, so it is never re-sent:
+        # the order is looked for by the marker it carries.
+        try:
+            found = await self._find_submission(marker)
+        except FxSocketError:
+            found = None  # what is raised is the submission's own failure
+        if found is None:
+            raise lost
+        return found
+
+    async def _find_submission(self, marker: str) -> OrderReply | None:
+        positions, pending = await self.open_orders()
+        for order in pending:
+            if order.comment == marker:
+                return order
+        for position in positions:
+            if position.comment == marker:
+                return OrderReply(
+                    id=position.id,
+                    symbol=position.symbol,
+                    type=position.type,
+                    volume=position.volume,
+                    price=position.open_price,
+                    status="filled",
+                    sl=position.sl,
+                    tp=position.tp,
+                    comment=position.comment,
+                )
+        return None
 
     async def modify(
         self,
@@ -95,39 +172,101 @@ class Orders(Resource):
         """
         new_sl, new_tp, new_price = check_modify(sl, tp, price)
         request = ModifyOrderRequest(sl=new_sl, tp=new_tp, price=new_price)
-        return await self._run(self._dialect.modify_order(order_id, request))
+        reply = await self._run(lambda d: d.modify_order(order_id, request))
+        if (await self._context.dialect()).modify_reply_complete:
+            return reply
+        # The terminal's reply says only whether it applied: the order says what is in force.
+        positions, pending = await self.open_orders()
+        for position in positions:
+            if position.id == order_id:
+                return msgspec.structs.replace(reply, sl=position.sl, tp=position.tp)
+        for order in pending:
+            if order.id == order_id:
+                return msgspec.structs.replace(reply, sl=order.sl, tp=order.tp, price=order.price)
+        return reply
 
-    async def close(self, order_id: str) -> CloseOrderReply:
-        """Close a position at the market, or cancel a pending order.
+    async def close(self, order_id: str, *, volume: float | None = None) -> CloseOrderReply:
+        """Close a position at the market, or cancel a pending order; with ``volume``,
+        close that many lots of a position and keep the rest open (the terminal
+        dialect; a partial close is never re-sent after an ambiguous failure,
+        since a second one would close more).
 
         A close may be sent twice without this library knowing (aiohttp
         itself re-sends a request whose keep-alive connection broke), so a
         "not found" is judged from the history: when the order was closed or
         cancelled in the last day, that close is returned. So a close never
-        reports a failure for an order that is closed, whoever closed it.
+        reports a failure for an order that is closed, whoever closed it. (The
+        terminal's history lists no cancelled orders: there the open orders are
+        read first, so that a pending order deleted by an attempt whose reply
+        was lost is reported ``cancelled``.)
 
         Raises ``NotFoundError`` when the order is neither open, pending, nor
-        in the last day's history, or another ``FxSocketError``.
+        in the last day's history, ``ValidationError`` (before sending),
+        ``UnsupportedError`` for ``volume`` on the reference routes, or
+        another ``FxSocketError``.
         """
+        if volume is not None:
+            volume = check_positive("volume", volume)
+        dialect = await self._context.dialect()
+        was_pending = False
+        if not dialect.close_reply_complete:
+            # The terminal's reply tells neither a close from a cancel nor the profit,
+            # and its history lists no cancels: what the order is, is read first.
+            _, pending = await self.open_orders()
+            was_pending = any(order.id == order_id for order in pending)
+        retried: list[FxSocketError] = []
         try:
-            return await self._run(self._dialect.close_order(order_id))
+            reply = await self._run(lambda d: d.close_order(order_id, volume), retried)
         except NotFoundError:
+            if volume is not None:
+                raise  # a part of an order that is gone cannot have been closed by us
             closed = await self._closed_in_history(order_id)
-            if closed is None:
-                raise
-            return closed
+            if closed is not None:
+                return closed
+            if retried and was_pending:
+                # Deleted by the attempt whose reply was lost.
+                return CloseOrderReply(id=order_id, status="cancelled")
+            raise
+        if dialect.close_reply_complete:
+            return reply
+        if was_pending:
+            return CloseOrderReply(id=order_id, status="cancelled")
+        closed = await self._closed_in_history(order_id)
+        return reply if closed is None else closed
+
+    async def close_all(
+        self, *, symbol: str | None = None, magic: int | None = None, pending: bool = False
+    ) -> CloseAllSummary:
+        """Close every open position (of ``symbol``, or with ``magic``, when given) at the
+        market; with ``pending=True`` delete pending orders too. The reply lists each
+        ticket's outcome; a failed one does not stop the others.
+
+        Asking again is safe: a second pass finds only what is still open.
+        Raises ``ValidationError`` (before sending), ``UnsupportedError`` on the
+        reference routes, or an ``FxSocketError``.
+        """
+        if symbol is not None:
+            check_symbol(symbol)
+        if magic is not None and (isinstance(magic, bool) or not isinstance(magic, int)):
+            raise ValidationError(
+                f"magic must be an integer (the EA's magic number), not {magic!r}",
+                code="invalid_magic",
+            )
+        return await self._run(lambda d: d.close_all(symbol, magic, pending))
 
     async def _closed_in_history(self, order_id: str) -> CloseOrderReply | None:
+        """The newest close of ``order_id`` in the last day (a partly closed position
+        has one per part), or ``None``."""
         since = self._context.clock.wall() - timedelta(days=1)
+        found = None
         async for trade in HistoryIterator(self, start=since, end=None, page_size=1000):
             if trade.id == order_id:
-                return CloseOrderReply(
-                    id=trade.id,
-                    status=trade.status,
-                    close_price=trade.close_price,
-                    profit=trade.profit,
-                )
-        return None
+                found = trade
+        if found is None:
+            return None
+        return CloseOrderReply(
+            id=found.id, status=found.status, close_price=found.close_price, profit=found.profit
+        )
 
     async def pending(self) -> list[OrderReply]:
         """Pending orders that have not triggered yet.
@@ -135,10 +274,10 @@ class Orders(Resource):
         Raises ``FxSocketError`` subclasses (``NotFoundError`` when the
         server has no such route).
         """
-        return await self._run(self._dialect.pending_orders())
+        return await self._run(lambda d: d.pending_orders())
 
 
-class AccountClient(Resource):
+class AccountClient(MarketResource):
     """Everything about one account: ``fx.account(id)`` (or ``fx.account()``).
 
     ``fx.account()`` uses the reference's bare routes, which act on the key's
@@ -147,10 +286,20 @@ class AccountClient(Resource):
 
     def __init__(self, context: AccountContext) -> None:
         super().__init__(context)
-        self.orders = Orders(context)
+        self.orders = Orders(context, self)
 
     def __repr__(self) -> str:
         return f"AccountClient(account_id={self.account_id!r})"
+
+    async def dialect(self) -> str:
+        """Which dialect serves this account: ``"terminal"`` (its own terminal's routes
+        and socket) or ``"reference"``. Decided on first use, from the account's record.
+
+        Raises ``NotFoundError`` for an unknown account, ``TerminalNotReadyError``
+        when the terminal dialect is forced and the account has none yet, or
+        another ``FxSocketError`` from reading the record.
+        """
+        return (await self._context.dialect()).name
 
     async def summary(self) -> AccountSummary:
         """Balance, equity, margin, free margin and currency.
@@ -159,11 +308,11 @@ class AccountClient(Resource):
         ``NotFoundError``, ``AccountRequiredError`` (bare form, several
         accounts), or another ``FxSocketError``.
         """
-        return await self._run(self._dialect.summary())
+        return await self._run(lambda d: d.summary())
 
     async def positions(self) -> list[Position]:
         """Open positions. Raises ``FxSocketError`` subclasses as ``summary()`` does."""
-        return await self._run(self._dialect.positions())
+        return await self._run(lambda d: d.positions())
 
     async def quote(self, symbol: str) -> Quote:
         """The current bid/ask of ``symbol``.
@@ -172,7 +321,7 @@ class AccountClient(Resource):
         another ``FxSocketError``.
         """
         check_symbol(symbol)
-        return await self._run(self._dialect.quote(symbol))
+        return await self._run(lambda d: d.quote(symbol))
 
     async def candles(
         self,
@@ -251,7 +400,8 @@ class AccountClient(Resource):
     async def _candle_page(
         self, symbol: str, timeframe: str, start: datetime | None, end: datetime | None, size: int
     ) -> list[Candle]:
-        return await self._run(self._dialect.candles(symbol, timeframe, start, end, size))
+        now = self._context.clock.wall()
+        return await self._run(lambda d: d.candles(symbol, timeframe, start, end, size, now))
 
     async def newest_trades(self, count: int = 50) -> list[Trade]:
         """The ``count`` most recently closed trades, oldest first (two requests at most).

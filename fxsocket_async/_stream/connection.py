@@ -39,6 +39,7 @@ from .._exceptions import (
     ConnectionFailedError,
     FxSocketError,
     PermissionDeniedError,
+    SubscriptionRefusedError,
     TimeoutError,
 )
 from .state import ConnectionStatus
@@ -48,6 +49,14 @@ __all__ = ["WebSocketConnection"]
 log = logging.getLogger("fxsocket_async.stream")
 
 _TEXT: Final = aiohttp.WSMsgType.TEXT
+_PING: Final = aiohttp.WSMsgType.PING
+_PONG: Final = aiohttp.WSMsgType.PONG
+
+
+class _Pong(bytes):
+    """The payload of a pong frame to send (the server's ping is answered by the writer)."""
+
+
 _ENDED: Final = frozenset(
     {
         aiohttp.WSMsgType.CLOSE,
@@ -88,7 +97,8 @@ class WebSocketConnection:
         self._clock = clock
         self._execute = execute
         self._rng = random.Random()
-        self._outgoing: deque[bytes | None] = deque()  # None: a WebSocket ping frame
+        # None: a WebSocket ping frame; a Pong: the answer to the server's ping.
+        self._outgoing: deque[bytes | _Pong | None] = deque()
         self._wake_writer = anyio.Event()
         self._connect_timeout = connect_timeout
         self._scope: anyio.CancelScope | None = None
@@ -105,7 +115,7 @@ class WebSocketConnection:
 
     # -------------------------------------------------------- what the stream asks
 
-    def send(self, frame: bytes | None) -> None:
+    def send(self, frame: bytes | _Pong | None) -> None:
         """Queue a text frame (``None``: a ping frame) for the writer of the open socket."""
         if self._scope is not None:
             self._outgoing.append(frame)
@@ -134,7 +144,12 @@ class WebSocketConnection:
         while True:
             try:
                 ws = await self._handshake()
-            except (AuthenticationError, PermissionDeniedError, ConfigurationError) as exc:
+            except (
+                AuthenticationError,
+                PermissionDeniedError,
+                ConfigurationError,
+                SubscriptionRefusedError,
+            ) as exc:
                 self.fail(exc)
                 return
             except (ConnectionFailedError, TimeoutError) as exc:
@@ -198,7 +213,9 @@ class WebSocketConnection:
                 ws: aiohttp.ClientWebSocketResponse = await self._http.ws_connect(
                     endpoint.url,
                     headers=endpoint.headers,
-                    autoping=True,
+                    # Pings are answered here and pongs counted: a dialect
+                    # without application pings is kept alive by them.
+                    autoping=False,
                     heartbeat=None,
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=_CLOSE_TIMEOUT),
                     max_msg_size=_MAX_FRAME,
@@ -206,7 +223,7 @@ class WebSocketConnection:
                 )
             return ws
         except aiohttp.WSServerHandshakeError as exc:
-            error = _refused(exc.status, endpoint.shown)
+            error = _refused(exc.status, endpoint.shown, self._protocol.dialect.scope)
         except (builtins.TimeoutError, aiohttp.ServerTimeoutError):
             error = TimeoutError(
                 f"opening the stream at {endpoint.shown} took more than {self._connect_timeout:g} s"
@@ -275,6 +292,10 @@ class WebSocketConnection:
                 if msg.type is not _TEXT:
                     if msg.type in _ENDED:
                         return
+                    if msg.type is _PING:
+                        self.send(_Pong(msg.data or b""))
+                    elif msg.type is _PONG:
+                        protocol.counters.pongs += 1
                     continue  # binary frames are not part of the protocol
                 parked = len(pending)
                 if not parked:
@@ -296,6 +317,8 @@ class WebSocketConnection:
                 try:
                     if frame is None:
                         await ws.ping()
+                    elif type(frame) is _Pong:
+                        await ws.pong(frame)
                     else:
                         await ws.send_frame(frame, _TEXT)
                 except (ConnectionError, aiohttp.ClientError, RuntimeError):
@@ -313,8 +336,9 @@ class WebSocketConnection:
                 self._execute(actions)
 
 
-def _refused(status: int, url: str) -> FxSocketError:
-    """What a refused handshake means: a refused key, a wrong URL, or a server fault."""
+def _refused(status: int, url: str, scope: str = "key") -> FxSocketError:
+    """What a refused handshake means: a refused key, a wrong URL, an account gone (the
+    404 of an account's own socket), or a server fault."""
     if status == 401:
         return AuthenticationError(
             f"the stream at {url} refused the API key (401)", status=401, code="unauthorized"
@@ -322,6 +346,12 @@ def _refused(status: int, url: str) -> FxSocketError:
     if status == 403:
         return PermissionDeniedError(
             f"the stream at {url} refused this key (403)", status=403, code="forbidden"
+        )
+    if status == 404 and scope == "account":
+        return SubscriptionRefusedError(
+            f"the account's socket at {url} answered 404: the account is no longer linked "
+            "to this key (or its terminal moved: its record has the new ws_url)",
+            code="not_found",
         )
     if status in (400, 404):
         return ConfigurationError(

@@ -18,6 +18,12 @@ Delivery policy, stated per buffer kind:
   (counted in ``dropped``). For collectors.
 - ``EventBuffer``: lossless, bounded; overflow ends that consumer alone with
   ``ConsumerOverflowError``.
+- ``BarBuffer``: an ``EventBuffer`` of bars where an update of the forming bar
+  replaces the waiting update of that same bar (counted in ``conflated``):
+  every bar's newest state is read, no bar is skipped.
+- ``LatestValue``: one slot, the newest state (open-orders snapshots, the
+  terminal's status): a state replaced before it was read is counted in
+  ``conflated``; only the newest one matters.
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ from .stats import SubscriptionStats
 
 __all__ = [
     "QUOTE_MODES",
+    "BarBuffer",
     "EventBuffer",
     "LatestQuotes",
+    "LatestValue",
     "QuoteBuffer",
     "QuoteMode",
     "QuoteQueue",
@@ -314,4 +322,70 @@ class EventBuffer(_Buffer[Any]):
     def stats(self) -> SubscriptionStats:
         return SubscriptionStats(
             delivered=self.delivered, conflated=0, dropped=self.dropped, depth=self.depth
+        )
+
+
+class BarBuffer(EventBuffer):
+    """Bars of one symbol and timeframe: the newest state of each bar, none skipped."""
+
+    __slots__ = ("conflated",)
+
+    def __init__(self, capacity: int = DEFAULT_EVENT_CAPACITY) -> None:
+        super().__init__(capacity, include_unknown=False)
+        self.conflated = 0
+
+    def push(self, event: Any) -> None:
+        items = self._items
+        if items and self._error is None and not self.closed:
+            waiting = items[-1]
+            if waiting.candle.time == event.candle.time:
+                items[-1] = event  # the same bar, formed further
+                self.conflated += 1
+                return
+        super().push(event)
+
+    def stats(self) -> SubscriptionStats:
+        return SubscriptionStats(
+            delivered=self.delivered,
+            conflated=self.conflated,
+            dropped=self.dropped,
+            depth=self.depth,
+        )
+
+
+class LatestValue(_Buffer[Any]):
+    """A consumer of states: it reads the newest one; replaced ones are counted."""
+
+    __slots__ = ("conflated", "delivered")
+
+    include_unknown = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conflated = 0
+        self.delivered = 0
+
+    def push(self, item: Any) -> None:
+        if self._error is not None or self.closed:
+            return
+        items = self._items
+        if items:
+            items[0] = item
+            self.conflated += 1
+            return
+        items.append(item)
+        if self._waiter is not None:
+            self._wake()
+
+    async def get(self) -> Any:
+        if not self._items:
+            await self._wait()
+        elif self._error is not None:
+            raise self._error
+        self.delivered += 1
+        return self._items.popleft()
+
+    def stats(self) -> SubscriptionStats:
+        return SubscriptionStats(
+            delivered=self.delivered, conflated=self.conflated, dropped=0, depth=self.depth
         )

@@ -10,7 +10,13 @@ import msgspec
 
 from .._exceptions import FxSocketError
 
-__all__ = ["ConnectionState", "ConnectionStateName", "StreamStats", "SubscriptionStats"]
+__all__ = [
+    "ConnectionState",
+    "ConnectionStateName",
+    "StreamStats",
+    "SubscriptionStats",
+    "combined",
+]
 
 ConnectionStateName: TypeAlias = Literal[
     "idle", "connecting", "live", "degraded", "reconnecting", "closed", "failed"
@@ -51,6 +57,10 @@ class StreamStats(msgspec.Struct, frozen=True, kw_only=True):
     buffer_depth: int
     consumers: int
     newest_quote_age: float | None
+    #: Messages the server reported dropping because this client read too slowly.
+    server_dropped: int = 0
+    #: Stream-level error frames from the server that answered no request (logged too).
+    notices: int = 0
 
 
 class SubscriptionStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,3 +71,52 @@ class SubscriptionStats(msgspec.Struct, frozen=True, kw_only=True):
     dropped: int
     depth: int
     newest_quote_age: float | None = None
+
+
+# The order in which one socket's trouble outranks another's, for the sum of them.
+_WORST_FIRST: tuple[str, ...] = (
+    "failed",
+    "reconnecting",
+    "degraded",
+    "connecting",
+    "live",
+    "idle",
+    "closed",
+)
+_SUMMED = (
+    "frames",
+    "bytes",
+    "decode_errors",
+    "unknown_events",
+    "reconnects",
+    "gaps",
+    "recovered_events",
+    "conflated",
+    "dropped",
+    "buffer_depth",
+    "consumers",
+    "server_dropped",
+    "notices",
+)
+
+
+def combined(each: list[StreamStats]) -> StreamStats | None:
+    """Every socket's counters summed; the state of the one in the worst state.
+
+    ``connected`` is true when every socket that has consumers is open;
+    ``newest_quote_age`` is the freshest socket's.
+    """
+    if not each:
+        return None
+    if len(each) == 1:
+        return each[0]
+    busy = [s for s in each if s.consumers] or each
+    state = min((s.state for s in busy), key=_WORST_FIRST.index)
+    ages = [s.newest_quote_age for s in each if s.newest_quote_age is not None]
+    totals = {name: sum(getattr(s, name) for s in each) for name in _SUMMED}
+    return StreamStats(
+        connected=all(s.connected for s in busy),
+        state=state,
+        newest_quote_age=min(ages) if ages else None,
+        **totals,
+    )

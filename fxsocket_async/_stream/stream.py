@@ -20,11 +20,17 @@ from anyio.abc import TaskGroup
 
 from .._clock import Clock
 from .._config import StreamPolicy
-from .._core.actions import Action, Close, Health, Recover, Resolve, Send, SendPing
-from .._core.dialect import StreamDialect
+from .._core.actions import Action, Close, EventSink, Health, Recover, Resolve, Send, SendPing
+from .._core.dialect import StreamDialect, Topic
 from .._core.events import AccountStatusChanged
 from .._core.stream import LinkState, StreamProtocol
-from .._exceptions import FxSocketError, ProtocolError, SubscriptionRefusedError, TimeoutError
+from .._exceptions import (
+    FxSocketError,
+    ProtocolError,
+    SubscriptionRefusedError,
+    TimeoutError,
+    UnsupportedError,
+)
 from .._rest.snapshots import SnapshotReader
 from .connection import WebSocketConnection
 from .fanout import EventBuffer, QuoteBuffer
@@ -51,6 +57,8 @@ class Stream:
         tasks: TaskGroup,
         snapshots: SnapshotReader,
     ) -> None:
+        #: The account whose own socket this is (``None``: the key's shared socket).
+        self.account_id = account_id
         self._policy = policy
         self._clock = clock
         self._tasks = tasks
@@ -258,6 +266,37 @@ class Stream:
         self.protocol.remove_events(account_id, sink)
         self._run()
 
+    async def add_topic(self, topic: Topic, sink: EventSink) -> None:
+        """Route what ``topic`` carries (bars, snapshots, terminal status) to ``sink``.
+
+        Raises ``UnsupportedError`` when this socket's dialect has no such topic
+        (before anything is sent), ``SubscriptionRefusedError``, the stream's
+        fatal error, or ``TimeoutError``.
+        """
+        dialect = self.protocol.dialect
+        if topic.kind not in dialect.topic_kinds:
+            raise UnsupportedError(
+                f"the {dialect.name} stream has no {topic.kind!r} topic: account "
+                f"{topic.account_id} would need its terminal's socket (dialect='auto' or "
+                "'terminal', and an account whose record carries a ws_url)",
+                code="unsupported",
+            )
+        self._raise_if_fatal()
+        self.start()
+        ticket = self.protocol.add_topic(topic, sink)
+        try:
+            await self._wait(ticket)
+        except BaseException as exc:
+            refused = isinstance(exc, SubscriptionRefusedError)
+            self.protocol.remove_topic(topic, sink, send=not refused)
+            self._run()
+            raise
+
+    def remove_topic(self, topic: Topic, sink: EventSink) -> None:
+        """Stop routing ``topic`` to ``sink``; the last consumer unsubscribes it."""
+        self.protocol.remove_topic(topic, sink)
+        self._run()
+
     def status_changed(self, change: AccountStatusChanged) -> None:
         """The account watcher's status changes join the events stream."""
         self.protocol.status_changed(change)
@@ -288,4 +327,6 @@ class Stream:
             buffer_depth=sum(getattr(s, "depth", 0) for s in sinks),
             consumers=len(sinks),
             newest_quote_age=self.newest_quote_age(),
+            server_dropped=counts.server_dropped,
+            notices=counts.notices,
         )

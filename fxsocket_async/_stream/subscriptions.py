@@ -8,28 +8,47 @@ the last local consumer. Nothing runs in the background per subscription.
 from __future__ import annotations
 
 import abc
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeAlias, TypeVar
 
 import msgspec
 
+from .._core.dialect import Topic
 from .._core.models import Quote
 from .._exceptions import SessionClosedError
-from .fanout import EventBuffer, QuoteBuffer
+from .fanout import EventBuffer, LatestValue, QuoteBuffer
 from .stats import SubscriptionStats
 
 if TYPE_CHECKING:
     from .stream import Stream
 
-__all__ = ["EventSubscription", "QuoteBatches", "QuoteSubscription"]
+__all__ = [
+    "EventSubscription",
+    "QuoteBatches",
+    "QuoteSubscription",
+    "StreamResolver",
+    "TopicSubscription",
+]
+
+#: Finds the socket that carries an account (a terminal's own, or the session's).
+StreamResolver: TypeAlias = "Callable[[], Awaitable[Stream]]"
+T = TypeVar("T")
 
 
 class _Subscription(abc.ABC):
-    def __init__(self, stream: Stream, account_id: str) -> None:
-        self._stream = stream
+    def __init__(self, resolve: StreamResolver, account_id: str) -> None:
+        self._resolve = resolve
+        self._stream: Stream | None = None
         self.account_id = account_id
         self._state = "new"
+
+    async def _open(self) -> Stream:
+        """The account's socket. Raises what choosing it raises (``FxSocketError``)."""
+        if self._state != "new":
+            raise SessionClosedError("a subscription is entered once; make a new one")
+        self._stream = await self._resolve()
+        return self._stream
 
     def _check_open(self) -> None:
         if self._state != "open":
@@ -66,9 +85,9 @@ class QuoteSubscription(_Subscription):
     """
 
     def __init__(
-        self, stream: Stream, account_id: str, symbols: list[str], buffer: QuoteBuffer
+        self, resolve: StreamResolver, account_id: str, symbols: list[str], buffer: QuoteBuffer
     ) -> None:
-        super().__init__(stream, account_id)
+        super().__init__(resolve, account_id)
         self.symbols = symbols
         self._buffer = buffer
 
@@ -78,13 +97,15 @@ class QuoteSubscription(_Subscription):
     async def __aenter__(self) -> Self:
         """Subscribe. Raises ``SubscriptionRefusedError``, ``TimeoutError`` or the
         stream's fatal error (``AuthenticationError``...)."""
-        await self._stream.add_quotes(self.account_id, self.symbols, self._buffer)
+        stream = await self._open()
+        await stream.add_quotes(self.account_id, self.symbols, self._buffer)
         self._state = "open"
         return self
 
     def _remove(self) -> None:
         self._buffer.close()
-        self._stream.remove_quotes(self.account_id, self.symbols, self._buffer)
+        if self._stream is not None:
+            self._stream.remove_quotes(self.account_id, self.symbols, self._buffer)
 
     def __aiter__(self) -> QuoteBuffer:
         """Iterate the buffer itself: no wrapper runs per quote."""
@@ -107,7 +128,7 @@ class QuoteSubscription(_Subscription):
     def stats(self) -> SubscriptionStats:
         """Delivered, conflated (skipped) and dropped counts, buffer depth, newest quote age."""
         stats = self._buffer.stats()
-        age = self._stream.newest_quote_age()
+        age = None if self._stream is None else self._stream.newest_quote_age()
         return stats if age is None else _with_age(stats, age)
 
 
@@ -131,8 +152,8 @@ class EventSubscription(_Subscription):
     recovered events, and ``UnknownEvent`` (unless ``include_unknown=False``).
     """
 
-    def __init__(self, stream: Stream, account_id: str, buffer: EventBuffer):
-        super().__init__(stream, account_id)
+    def __init__(self, resolve: StreamResolver, account_id: str, buffer: EventBuffer):
+        super().__init__(resolve, account_id)
         self._buffer = buffer
 
     def __repr__(self) -> str:
@@ -141,13 +162,15 @@ class EventSubscription(_Subscription):
     async def __aenter__(self) -> Self:
         """Subscribe. Raises ``SubscriptionRefusedError``, ``TimeoutError``, a REST
         error from reading the account's orders, or the stream's fatal error."""
-        await self._stream.add_events(self.account_id, self._buffer)
+        stream = await self._open()
+        await stream.add_events(self.account_id, self._buffer)
         self._state = "open"
         return self
 
     def _remove(self) -> None:
         self._buffer.close()
-        self._stream.remove_events(self.account_id, self._buffer)
+        if self._stream is not None:
+            self._stream.remove_events(self.account_id, self._buffer)
 
     def __aiter__(self) -> Self:
         return self
@@ -157,6 +180,52 @@ class EventSubscription(_Subscription):
         if self._state != "open" and not self._buffer.depth:
             self._check_open()
         return await self._buffer.get()
+
+    def stats(self) -> SubscriptionStats:
+        return self._buffer.stats()
+
+
+class TopicSubscription(_Subscription, Generic[T]):
+    """Bars, open-orders snapshots or the terminal's status of one account.
+
+    Bars are lossless (``EventBuffer``: a consumer that lets them pile up is
+    ended with ``ConsumerOverflowError``); snapshots and statuses are states,
+    so a consumer reads the newest (``LatestValue``, replaced ones counted).
+    """
+
+    def __init__(
+        self, resolve: StreamResolver, topic: Topic, buffer: EventBuffer | LatestValue
+    ) -> None:
+        super().__init__(resolve, topic.account_id)
+        self.topic = topic
+        self._buffer = buffer
+
+    def __repr__(self) -> str:
+        subject = f", {self.topic.symbol!r}" if self.topic.symbol else ""
+        return f"TopicSubscription({self.topic.kind}, account_id={self.account_id!r}{subject})"
+
+    async def __aenter__(self) -> Self:
+        """Subscribe. Raises ``UnsupportedError`` (the reference routes carry no such
+        topic), ``SubscriptionRefusedError``, ``TimeoutError`` or the stream's fatal error."""
+        stream = await self._open()
+        await stream.add_topic(self.topic, self._buffer)
+        self._state = "open"
+        return self
+
+    def _remove(self) -> None:
+        self._buffer.close()
+        if self._stream is not None:
+            self._stream.remove_topic(self.topic, self._buffer)
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> T:
+        """The next item. Raises ``ConsumerOverflowError`` (bars) or the stream's fatal error."""
+        if self._state != "open" and not self._buffer.depth:
+            self._check_open()
+        item: T = await self._buffer.get()
+        return item
 
     def stats(self) -> SubscriptionStats:
         return self._buffer.stats()

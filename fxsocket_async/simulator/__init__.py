@@ -1,8 +1,10 @@
 """A faithful local FxSocket server for development and tests.
 
 ``async with Simulator(SimulatorConfig(...)) as sim:`` serves the REST routes
-and the WebSocket stream of the wire contract on 127.0.0.1, with a seeded
-market, simulated accounts and trading, and fault injection. From a shell:
+and the WebSocket stream of the wire contract on 127.0.0.1, and each linked
+account's terminal (the vendor SDK's per-account REST API and WebSocket), with
+one seeded market, simulated accounts and trading behind both, and fault
+injection. From a shell:
 ``python -m fxsocket_async.simulator --port 0``. See docs/simulator.md.
 """
 
@@ -10,6 +12,7 @@ from .._core.events import AccountEvent
 from ._config import DEMO_API_KEY, ApiKey, Scope, SimulatorConfig
 from ._faults import Faults, InjectedFailure
 from ._server import Simulator
+from ._steering import TerminalSocketInfo
 from ._symbols import DEFAULT_SYMBOLS, SymbolSpec
 
 __all__ = [
@@ -23,4 +26,5 @@ __all__ = [
     "Simulator",
     "SimulatorConfig",
     "SymbolSpec",
+    "TerminalSocketInfo",
 ]

@@ -135,6 +135,19 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     add("--leverage", type=float, default=defaults.leverage, help="account leverage")
     add("--balance", type=float, default=defaults.balance, help="a new account's balance")
+    add(
+        "--no-terminal",
+        action="store_true",
+        help="serve the reference dialect alone: accounts carry no rest_url or ws_url and "
+        "the per-account terminal routes (/terminal/...) are not served",
+    )
+    add(
+        "--terminal-interval",
+        type=float,
+        default=defaults.terminal_interval,
+        metavar="SECONDS",
+        help="seconds between the periodic 'terminal' pushes on terminal sockets; 0 turns them off",
+    )
     add("--access-log", action="store_true", help="log every request on stderr")
     add(
         "--detach",
@@ -161,6 +174,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         plan_limit=args.plan_limit,
         leverage=args.leverage,
         balance=args.balance,
+        terminal=not args.no_terminal,
+        terminal_interval=args.terminal_interval or None,
     )
 
 

@@ -1,8 +1,10 @@
 """Accounts: linking, the terminal's provisioning and status, and the event ledger.
 
 Every per-account event goes out through ``Accounts.emit``, which numbers it
-(``seq``), keeps it in the account's ledger and hands it to ``publish``, so
-``seq`` grows whether or not anyone is subscribed.
+(``seq``), keeps it in the account's ledger, hands it to ``publish`` (the
+reference stream) and then to ``observe`` (the terminal side), so ``seq``
+grows whether or not anyone is subscribed. Deals go to ``observe`` through
+``Accounts.record_deal``.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from typing import Any
 
 from .._core.codec import encode
 from .._core.events import AccountEvent, AccountStatusChanged, AccountStatusData, AccountUpdate
-from .._core.models import Account, LinkAccountRequest
+from .._core.models import LinkAccountRequest
+from ._account_json import AccountBody, TerminalUrls, account_body
 from ._config import SimulatorConfig
 from ._errors import SimError
 from ._money import Money
-from ._records import AccountRecord, Publish, Schedule
+from ._records import AccountRecord, DealRecord, Observe, Publish, Schedule
+from ._requests import PLATFORMS, LinkBody
 
 __all__ = ["Accounts"]
 
@@ -37,8 +41,13 @@ class Accounts:
         monotonic: Callable[[], float],
         schedule: Schedule,
         publish: Publish,
+        observe: Observe | None = None,
+        urls: TerminalUrls | None = None,
     ) -> None:
         self.config = config
+        self._observe = observe
+        #: Where terminals live; ``None`` when the terminal dialect is off.
+        self.urls = urls
         self._money = money
         # Shared with the order ids: one seeded sequence keeps every id reproducible.
         self._ids = ids
@@ -54,12 +63,16 @@ class Accounts:
 
     # ------------------------------------------------------------ queries
 
-    def accounts(self, owner: str) -> list[Account]:
-        return [a.public() for a in self._accounts.values() if a.owner == owner]
+    def bodies(self, owner: str) -> list[AccountBody]:
+        return [self.body(a) for a in self._accounts.values() if a.owner == owner]
 
-    def account(self, owner: str, account_id: str) -> Account:
-        """Raises ``SimError`` 404 ``not_found`` unless ``owner`` linked the account."""
-        return self.find(owner, account_id).public()
+    def body(self, account: AccountRecord) -> AccountBody:
+        """The account's JSON as the management routes answer it."""
+        return account_body(account, self.urls)
+
+    def get(self, account_id: str) -> AccountRecord | None:
+        """The linked account ``account_id``, whoever linked it."""
+        return self._accounts.get(account_id)
 
     def find(self, owner: str, account_id: str) -> AccountRecord:
         """Raises ``SimError`` 404 ``not_found`` unless ``owner`` linked the account."""
@@ -109,14 +122,21 @@ class Accounts:
 
     # ---------------------------------------------------------- lifecycle
 
-    def link(self, owner: str, request: LinkAccountRequest) -> Account:
+    def link(self, owner: str, request: LinkBody | LinkAccountRequest) -> AccountRecord:
         """Link an account; its terminal comes up after the provision delay.
 
         Raises ``SimError``: 400 ``invalid_request`` for a blank server, a
-        login that is not positive or no password, 409 ``already_linked``, 402
-        ``plan_limit``, and 400 ``broker_rejected`` for the password
-        ``invalid``.
+        login that is not positive, no password or an unknown platform, 409
+        ``already_linked``, 402 ``plan_limit``, and 400 ``broker_rejected`` for
+        the password ``invalid``.
         """
+        platform = getattr(request, "platform", None) or "mt5"
+        if platform not in PLATFORMS:
+            raise SimError(
+                400,
+                "invalid_request",
+                f"platform must be one of {', '.join(PLATFORMS)}, not {platform!r}",
+            )
         if not request.server.strip():
             raise SimError(400, "invalid_request", "server must be the broker's server name")
         if request.login <= 0:
@@ -152,12 +172,18 @@ class Accounts:
             nickname=request.nickname or "",
             created_at=self._now().replace(microsecond=0),
             balance=self.config.balance,
+            platform=platform,
         )
+        if isinstance(request, LinkBody):
+            account.trade_ea_symbol = request.trade_ea_symbol
+            account.proxy_address = request.proxy_address
+            account.proxy_type = request.proxy_type
+            account.proxy_local_port = request.proxy_local_port
         self._accounts[account.id] = account
         account.provisioning = self._schedule(
             self.config.provision_delay, lambda: self.complete_provisioning(account.id)
         )
-        return account.public()
+        return account
 
     def complete_provisioning(self, account_id: str) -> None:
         """Bring a connecting account's terminal up now (or fail it, for ``-Broken``).
@@ -185,6 +211,8 @@ class Accounts:
         if (account.status, account.error) == (status, error):
             return
         account.status, account.error = status, error
+        if status == "connected":
+            account.terminal_up = True
         self.emit(account, AccountStatusChanged, AccountStatusData(status=status, error=error))
         if status == "connected":
             self.emit_account_update(account, force=True)
@@ -211,6 +239,14 @@ class Accounts:
         account.ledger.append(event)
         channel = "account" if kind in (AccountUpdate, AccountStatusChanged) else "orders"
         self._publish(account.id, channel, encode(event))
+        if self._observe is not None:
+            self._observe(account, event)
+
+    def record_deal(self, account: AccountRecord, deal: DealRecord) -> None:
+        """Keep the deal in the account's history and tell the terminal side."""
+        account.deals.append(deal)
+        if self._observe is not None:
+            self._observe(account, deal)
 
     def emit_account_update(self, account: AccountRecord, *, force: bool = False) -> None:
         """Send the account's figures if they changed (always with ``force``)."""

@@ -1,25 +1,19 @@
-"""The simulator's aiohttp application: every REST route and the stream handshake.
+"""The reference dialect's routes: account management, trading, market data, the stream.
 
-A request passes, in order: injected latency and failures, authentication
-(401), the key's scope (403), the account lookup (404 / 400
-``account_required``), the rate limit (429) and the terminal check (503); then
-one engine call, whose Struct is the reply body. Every reply of a REST route
-is JSON, refusals included: an unknown path is 404 ``not_found``, a method the
-path does not serve 405 ``method_not_allowed`` with ``Allow``, and a bug in a
-handler 500 ``internal_error`` (logged with its traceback).
+Each route checks, in order: authentication (401), the key's scope (403),
+the account lookup (404 / 400 ``account_required``), the rate limit (429)
+and the terminal (503); then one engine call, whose Struct is the reply body.
+The pipeline around it (faults, the JSON error replies) is ``_web``; the
+terminal dialect's routes are ``_terminal_app``, added by ``build_app`` when
+``SimulatorConfig.terminal`` is on.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
-from aiohttp import hdrs, web
+from aiohttp import web
 
-from .._core.codec import encode
 from .._core.models import (
     CANDLES_DEFAULT_LIMIT,
     CANDLES_MAX_LIMIT,
@@ -28,9 +22,8 @@ from .._core.models import (
     IDEMPOTENCY_KEY_MAX_LENGTH,
     IDEMPOTENCY_REPLAYED_HEADER,
     TIMEFRAMES,
-    ErrorBody,
 )
-from ._config import ApiKey
+from ._config import ApiKey, SimulatorConfig
 from ._engine import Engine
 from ._errors import SimError
 from ._faults import Faults
@@ -45,147 +38,36 @@ from ._requests import (
     query_time,
 )
 from ._stream import StreamHub
+from ._terminal_app import add_terminal_routes
+from ._terminal_stream import TerminalHub
+from ._web import STREAM_PATH, Gate, Handler, Stats, error_response
+from ._web import json_response as _json
 
 __all__ = ["Stats", "build_app"]
 
 log = logging.getLogger("fxsocket_async.simulator")
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-STREAM_PATH = "/v1/stream"
-#: The codes of aiohttp's own refusals (no route, wrong method, body too large).
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
-
-
-@dataclass(slots=True)
-class Stats:
-    """Counters a test can read as ``sim.stats``."""
-
-    requests: int = 0
-    #: Requests per route, keyed like "GET /v1/accounts/{account_id}/orders".
-    routes: Counter[str] = field(default_factory=Counter)
-    ws_handshakes: int = 0
-    ws_refused: int = 0
-    ws_connections: int = 0
-
-
-def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        body=encode(body), status=status, headers=headers, content_type="application/json"
-    )
-
-
-def _error(exc: SimError) -> web.Response:
-    return _json(ErrorBody(error=exc.code, message=exc.message), exc.status, exc.headers)
-
 
 class _Routes:
-    def __init__(
-        self,
-        engine: Engine,
-        hub: StreamHub,
-        faults: Faults,
-        stats: Stats,
-        keys: dict[str, ApiKey],
-        limiter: RateLimiter | None,
-    ) -> None:
+    def __init__(self, engine: Engine, hub: StreamHub, terminals: TerminalHub, gate: Gate) -> None:
         self.engine = engine
         self.hub = hub
-        self.faults = faults
-        self.stats = stats
-        self.keys = keys
-        self.limiter = limiter
+        self.terminals = terminals
+        self.gate = gate
+        self.faults = gate.faults
+        self.stats = gate.stats
 
     # ------------------------------------------------------------ plumbing
 
     def authenticate(self, request: web.Request) -> ApiKey:
-        token = request.headers.get("X-API-Key")
-        if token is None:
-            scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-            token = value.strip() if scheme.lower() == "bearer" else None
-        if not token:
-            raise SimError(
-                401,
-                "unauthorized",
-                "missing API key: send 'X-API-Key: <key>' or 'Authorization: Bearer <key>'",
-            )
-        key = self.keys.get(token)
-        if key is None:
-            raise SimError(401, "unauthorized", "unknown API key")
-        return key
-
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path == STREAM_PATH and request.method == hdrs.METH_GET:
-            return await handler(request)
-        self.stats.requests += 1
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else request.path
-        self.stats.routes[f"{request.method} {route}"] += 1
-        if self.faults.latency > 0:
-            await asyncio.sleep(self.faults.latency)
-        failure = self.faults.take_failure()
-        drop = self.faults.take_drop()
-        if failure is not None and failure.after:
-            await self._handle(request, handler)
-        response: web.StreamResponse
-        if failure is not None:
-            headers = {}
-            if failure.retry_after is not None:
-                headers["Retry-After"] = str(failure.retry_after)
-            response = _error(SimError(failure.status, failure.error, failure.message, headers))
-        else:
-            response = await self._handle(request, handler)
-        if drop and request.transport is not None:
-            # Carried out, and the reply lost: the client sees the connection break.
-            request.transport.abort()
-        return response
-
-    async def _handle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except SimError as exc:
-            return _error(exc)
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            headers: dict[str, str] = {}
-            message = exc.reason
-            if isinstance(exc, web.HTTPMethodNotAllowed):
-                # RFC 9110, section 15.5.6: a 405 lists the methods the path serves.
-                allowed = ", ".join(sorted(exc.allowed_methods))
-                headers["Allow"] = allowed
-                message = f"{request.method} is not served here; {request.path} serves {allowed}"
-            elif exc.status == 404:
-                message = f"no route {request.path}"
-            elif exc.status == 413:
-                message = f"the body is larger than {request.client_max_size} bytes"
-            code = _HTTP_CODES.get(exc.status, "bad_request")
-            return _error(SimError(exc.status, code, message, headers))
-        except Exception:
-            log.exception("bug in the simulator answering %s %s", request.method, request.path)
-            return _error(SimError(500, "internal_error", "the simulator failed; its log says why"))
+        return self.gate.authenticate(request)
 
     @staticmethod
     def require_scope(key: ApiKey, needed: str) -> None:
-        ranks = {"read": 0, "trade": 1, "full": 2}
-        if ranks[key.scope] < ranks[needed]:
-            raise SimError(
-                403,
-                "forbidden",
-                f"this key's scope is '{key.scope}'; the request needs '{needed}'",
-            )
+        Gate.require_scope(key, needed)
 
     def limit(self, bucket: str) -> None:
-        if self.limiter is None:
-            return
-        wait = self.limiter.acquire(bucket)
-        if wait is not None:
-            raise SimError(
-                429,
-                "rate_limited",
-                f"more than {self.limiter.rate:g} requests per second; retry after {wait} s",
-                {"Retry-After": str(wait)},
-            )
+        self.gate.limit(bucket)
 
     def management(self, request: web.Request, scope: str) -> ApiKey:
         key = self.authenticate(request)
@@ -205,23 +87,30 @@ class _Routes:
 
     async def list_accounts(self, request: web.Request) -> web.Response:
         key = self.management(request, "read")
-        return _json(self.engine.accounts(key.owner))
+        return _json(self.engine.account_bodies(key.owner))
 
     async def link_account(self, request: web.Request) -> web.Response:
         key = self.management(request, "full")
-        account = self.engine.link(key.owner, decode_link(await request.read()))
-        log.info("linked account %s (%s, login %s)", account.id, account.server, account.login)
+        account = self.engine.link_body(key.owner, decode_link(await request.read()))
+        log.info(
+            "linked %s account %s (%s, login %s)",
+            account.platform,
+            account.id,
+            account.server,
+            account.login,
+        )
         return _json(account, status=201)
 
     async def get_account(self, request: web.Request) -> web.Response:
         key = self.management(request, "read")
-        return _json(self.engine.account(key.owner, request.match_info["account_id"]))
+        return _json(self.engine.account_body(key.owner, request.match_info["account_id"]))
 
     async def unlink_account(self, request: web.Request) -> web.Response:
         key = self.management(request, "full")
         account_id = request.match_info["account_id"]
         self.engine.unlink(key.owner, account_id)
         self.hub.forget_account(account_id)
+        self.terminals.forget_account(account_id)
         log.info("unlinked account %s", account_id)
         return web.Response(status=204)
 
@@ -305,15 +194,15 @@ class _Routes:
         refusal = self.faults.handshake_refusal()
         if refusal is not None:
             self.stats.ws_refused += 1
-            return _error(
+            return error_response(
                 SimError(refusal, "unavailable", "the stream is not accepting connections")
             )
         try:
             key = self.authenticate(request)
         except SimError as exc:
-            return _error(exc)
+            return error_response(exc)
         if not web.WebSocketResponse().can_prepare(request).ok:
-            return _error(
+            return error_response(
                 SimError(
                     400,
                     "websocket_required",
@@ -330,16 +219,20 @@ class _Routes:
 
 
 def build_app(
+    config: SimulatorConfig,
     engine: Engine,
     hub: StreamHub,
+    terminals: TerminalHub,
     faults: Faults,
     stats: Stats,
     keys: dict[str, ApiKey],
     limiter: RateLimiter | None,
 ) -> web.Application:
-    """The aiohttp application serving every route of the contract."""
-    routes = _Routes(engine, hub, faults, stats, keys, limiter)
-    app = web.Application(middlewares=[routes.middleware])
+    """The aiohttp application serving every route of the reference dialect, and of
+    the terminal dialect when ``config.terminal`` is on."""
+    gate = Gate(faults, stats, keys, limiter)
+    routes = _Routes(engine, hub, terminals, gate)
+    app = web.Application(middlewares=[gate.middleware])
     router = app.router
 
     def get(path: str, handler: Handler) -> None:
@@ -362,4 +255,6 @@ def build_app(
         get(f"{prefix}/quotes/{{symbol}}", routes.quote)
         get(f"{prefix}/candles/{{symbol}}", routes.candles)
         get(f"{prefix}/history", routes.history)
+    if config.terminal:
+        add_terminal_routes(app, engine, terminals, gate)
     return app

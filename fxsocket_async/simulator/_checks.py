@@ -20,6 +20,7 @@ __all__ = [
     "MIN_VOLUME",
     "VOLUME_STEP",
     "check_pending_price",
+    "check_stop_limit",
     "check_stops",
     "check_volume",
     "fingerprint",
@@ -73,6 +74,8 @@ def check_pending_price(order_type: str, price: float | None, quote: Quote) -> f
         "SELL_LIMIT": (price > quote.bid, "above the bid"),
         "BUY_STOP": (price > quote.ask, "above the ask"),
         "SELL_STOP": (price < quote.bid, "below the bid"),
+        "BUY_STOP_LIMIT": (price > quote.ask, "above the ask"),
+        "SELL_STOP_LIMIT": (price < quote.bid, "below the bid"),
     }
     ok, where = rules[order_type]
     if not ok:
@@ -82,6 +85,28 @@ def check_pending_price(order_type: str, price: float | None, quote: Quote) -> f
             f"a {order_type} price must be {where} (bid {quote.bid}, ask {quote.ask})",
         )
     return price
+
+
+def check_stop_limit(order_type: str, price: float, limit: float | None) -> float:
+    """The limit price of a ``*_STOP_LIMIT`` order: below its stop price for a BUY,
+    above it for a SELL.
+
+    Raises ``SimError`` 400 ``invalid_price`` if it is missing, not a positive
+    finite number, or on the wrong side of the stop price.
+    """
+    if limit is None or not (math.isfinite(limit) and limit > 0):
+        raise SimError(
+            400, "invalid_price", f"a {order_type} order needs a positive stop-limit price"
+        )
+    buy = order_type.startswith("BUY")
+    if (limit >= price) if buy else (limit <= price):
+        where = "below" if buy else "above"
+        raise SimError(
+            400,
+            "invalid_price",
+            f"a {order_type} stop-limit price must be {where} its stop price {price}",
+        )
+    return limit
 
 
 def stop(value: float | None, name: str) -> float | None:
@@ -116,9 +141,9 @@ def triggered(order: OrderRecord, quote: Quote) -> bool:
         return quote.ask <= order.price
     if order.type == "SELL_LIMIT":
         return quote.bid >= order.price
-    if order.type == "BUY_STOP":
+    if order.type in ("BUY_STOP", "BUY_STOP_LIMIT"):
         return quote.ask >= order.price
-    return quote.bid <= order.price  # SELL_STOP
+    return quote.bid <= order.price  # SELL_STOP, SELL_STOP_LIMIT
 
 
 def stopped_out(order: OrderRecord, quote: Quote) -> bool:

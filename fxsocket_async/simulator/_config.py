@@ -63,6 +63,12 @@ class SimulatorConfig:
     swap_short: float = 1.5
     account_event_interval: float = 1.0
     broker_utc_offset: float = 0.0
+    #: Serve the terminal dialect too: linked accounts carry rest_url and ws_url.
+    terminal: bool = True
+    #: Seconds between periodic ``terminal`` pushes on terminal sockets; None: never.
+    terminal_interval: float | None = 1.0
+    #: Frames a terminal socket may queue before it drops ticks and bars.
+    terminal_queue_limit: int = 1000
 
     def __post_init__(self) -> None:
         if not self.api_keys:
@@ -79,5 +85,11 @@ class SimulatorConfig:
             raise ValueError("quote_interval must be >= 0 seconds, or None for manual ticks")
         if self.rate_limit is not None and not self.rate_limit > 0:
             raise ValueError("rate_limit must be > 0 requests per second, or None to disable")
+        if self.terminal_interval is not None and not (
+            math.isfinite(self.terminal_interval) and self.terminal_interval > 0
+        ):
+            raise ValueError("terminal_interval must be > 0 seconds, or None for no periodic push")
+        if self.terminal_queue_limit < 1:
+            raise ValueError("terminal_queue_limit must be at least 1 frame")
         if self.plan_limit < 0 or not self.leverage > 0 or not self.balance >= 0:
             raise ValueError("plan_limit and balance must be >= 0 and leverage > 0")

@@ -59,16 +59,26 @@ class Money:
         self.spec(symbol)
         return self.market.quote(symbol)
 
-    def profit(self, order: OrderRecord, close_price: float) -> float:
-        """The profit of ``order`` closed at ``close_price``, in the account currency.
+    def profit(self, order: OrderRecord, close_price: float, volume: float | None = None) -> float:
+        """The profit of ``volume`` lots (default: all) of ``order`` closed at ``close_price``.
 
-        Raises ``SimError`` 500 if no quoted symbol converts its currency.
+        In the account currency. Raises ``SimError`` 500 if no quoted symbol
+        converts its currency.
         """
-        spec = self.spec(order.symbol)
-        move = close_price - order.price if order.is_buy else order.price - close_price
-        return round(
-            self._to_account_currency(move * order.volume * spec.contract_size, spec.quote), 2
-        )
+        lots = order.volume if volume is None else volume
+        return self.trade_profit(order.symbol, order.is_buy, order.price, close_price, lots)
+
+    def trade_profit(
+        self, symbol: str, is_buy: bool, open_price: float, close_price: float, volume: float
+    ) -> float:
+        """The profit of a trade of ``volume`` lots, in the account currency, rounded to cents.
+
+        Raises ``SimError`` 404 for an unknown symbol, 500 if no quoted symbol
+        converts its currency.
+        """
+        spec = self.spec(symbol)
+        move = close_price - open_price if is_buy else open_price - close_price
+        return round(self.to_account_currency(move * volume * spec.contract_size, spec.quote), 2)
 
     def margin(self, symbol: str, volume: float, price: float) -> float:
         """The margin ``volume`` lots at ``price`` tie up, unrounded.
@@ -80,15 +90,16 @@ class Money:
         if spec.base == self.config.currency:
             value = notional
         else:
-            value = self._to_account_currency(notional * price, spec.quote)
+            value = self.to_account_currency(notional * price, spec.quote)
         return value / self.config.leverage
 
-    def swap(self, order: OrderRecord, until: datetime) -> float:
-        """The swap a position has accrued by ``until``: one charge per rollover held."""
+    def swap(self, order: OrderRecord, until: datetime, volume: float | None = None) -> float:
+        """The swap ``volume`` lots (default: all) of a position have accrued by ``until``:
+        one charge per rollover held."""
         assert order.filled_at is not None
         rollovers = (until.date() - order.filled_at.date()).days
         rate = self.config.swap_long if order.is_buy else self.config.swap_short
-        return money(rollovers * rate * order.volume)
+        return money(rollovers * rate * (order.volume if volume is None else volume))
 
     def figures(self, account: AccountRecord) -> AccountUpdateData:
         """Balance, equity, margin and free margin at the current prices.
@@ -157,7 +168,11 @@ class Money:
                 f"free margin is {free:.2f}",
             )
 
-    def _to_account_currency(self, amount: float, currency: str) -> float:
+    def to_account_currency(self, amount: float, currency: str) -> float:
+        """``amount`` of ``currency`` in the account currency, at the current mid prices.
+
+        Raises ``SimError`` 500 if no quoted symbol converts it.
+        """
         target = self.config.currency
         if currency == target:
             return amount

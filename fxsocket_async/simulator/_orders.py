@@ -1,30 +1,19 @@
-"""Orders: placing, modifying, closing and cancelling, and reacting to prices.
+"""Orders: placing, modifying, closing and cancelling.
 
-A pending order rests until the price crosses it and then becomes a position
-with the same id; a position closes at the market or when its SL or TP is
-touched. Every change is emitted through ``Accounts.emit``.
+Both dialects place through ``Orders.place`` (a ``Placement``) and change
+orders through ``Orders.change``; the reference dialect's own rules (its six
+order types, idempotency keys, which fields a ``PATCH`` may touch) wrap them.
+What happens after placing (fills, closes, price moves) is ``_lifecycle``.
 """
 
 from __future__ import annotations
 
-import random
-import string
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .._core.events import (
-    OrderCancelled,
-    OrderCancelledData,
-    OrderClosed,
-    OrderClosedData,
-    OrderFilled,
-    OrderFilledData,
-    OrderModified,
-    OrderModifiedData,
-    OrderOpened,
-    OrderOpenedData,
-)
+from .._core.events import OrderModified, OrderModifiedData, OrderOpened, OrderOpenedData
 from .._core.models import (
     MARKET_ORDER_TYPES,
     ORDER_TYPES,
@@ -32,30 +21,46 @@ from .._core.models import (
     CreateOrderRequest,
     ModifyOrderReply,
     OrderReply,
-    Quote,
-    Trade,
 )
 from ._accounts import Accounts
 from ._checks import (
     check_pending_price,
+    check_stop_limit,
     check_stops,
     check_volume,
     fingerprint,
     number,
     stop,
-    stopped_out,
-    triggered,
 )
 from ._config import SimulatorConfig
 from ._errors import SimError
-from ._money import Money, close_price, money
-from ._records import AccountRecord, OrderRecord
+from ._lifecycle import Lifecycle
+from ._money import Money, close_price
+from ._records import AccountRecord, OrderRecord, Tickets
 from ._symbols import SymbolSpec
 
-__all__ = ["IDEMPOTENCY_TTL", "Orders"]
+__all__ = ["ALL_ORDER_TYPES", "IDEMPOTENCY_TTL", "STOP_LIMIT_TYPES", "Orders", "Placement"]
 
 IDEMPOTENCY_TTL = timedelta(minutes=15)
-_ID_ALPHABET = string.ascii_letters + string.digits
+STOP_LIMIT_TYPES = frozenset({"BUY_STOP_LIMIT", "SELL_STOP_LIMIT"})
+#: The reference dialect's six types and the terminal's two stop-limit types.
+ALL_ORDER_TYPES: tuple[str, ...] = (*ORDER_TYPES, "BUY_STOP_LIMIT", "SELL_STOP_LIMIT")
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """An order to place, whichever dialect asked for it."""
+
+    symbol: str
+    type: str
+    volume: float
+    price: float | None = None
+    sl: float | None = None
+    tp: float | None = None
+    comment: str = ""
+    magic: int = 0
+    expiration: datetime | None = None
+    stop_limit: float | None = None
 
 
 class Orders:
@@ -66,18 +71,18 @@ class Orders:
         config: SimulatorConfig,
         accounts: Accounts,
         money: Money,
-        ids: random.Random,
+        lifecycle: Lifecycle,
+        tickets: Tickets,
         *,
         now: Callable[[], datetime],
-        monotonic: Callable[[], float],
     ) -> None:
         self.config = config
         self._accounts = accounts
         self._money = money
         self._market = money.market
-        self._ids = ids
+        self.lifecycle = lifecycle
+        self._tickets = tickets
         self._now = now
-        self._monotonic = monotonic
 
     # -------------------------------------------------------------- placing
 
@@ -87,7 +92,8 @@ class Orders:
         request: CreateOrderRequest,
         idempotency_key: str | None = None,
     ) -> tuple[OrderReply, bool]:
-        """Place an order; returns the reply and whether it was an idempotent replay.
+        """Place an order (the reference dialect); returns the reply and whether it
+        was an idempotent replay.
 
         Raises ``SimError``: 409 ``idempotency_conflict`` for a key used with
         another body; 400 ``invalid_symbol``, ``invalid_type``,
@@ -98,7 +104,30 @@ class Orders:
             replay = self._idempotent_replay(account, request, idempotency_key)
             if replay is not None:
                 return replay, True
-        reply = self._place(account, request)
+        self._spec_for_order(request.symbol)
+        if request.type not in ORDER_TYPES:
+            raise SimError(
+                400,
+                "invalid_type",
+                f"unknown order type {request.type!r}; use one of {', '.join(ORDER_TYPES)}",
+            )
+        if request.type in MARKET_ORDER_TYPES and request.price is not None:
+            check_volume(request.volume)
+            raise SimError(
+                400,
+                "invalid_price",
+                "price is not accepted for market orders: they fill at the market",
+            )
+        placement = Placement(
+            symbol=request.symbol,
+            type=request.type,
+            volume=request.volume,
+            price=request.price,
+            sl=request.sl,
+            tp=request.tp,
+            comment=request.comment or "",
+        )
+        reply = self.place(account, placement).reply()
         if idempotency_key is not None:
             account.idempotency[idempotency_key] = (
                 fingerprint(request),
@@ -125,43 +154,55 @@ class Orders:
             )
         return reply
 
-    def _place(self, account: AccountRecord, request: CreateOrderRequest) -> OrderReply:
+    def place(self, account: AccountRecord, request: Placement) -> OrderRecord:
+        """Place an order of any of the eight types; a market order fills at once.
+
+        A market order ignores ``price`` (it fills at the ask or the bid).
+        Raises ``SimError`` 400: ``invalid_symbol``, ``invalid_type``,
+        ``invalid_volume``, ``invalid_price`` (a pending price on the wrong
+        side, a bad stop-limit price), ``invalid_stops``,
+        ``invalid_expiration`` (not in the future) or ``not_enough_money``.
+        """
         spec = self._spec_for_order(request.symbol)
-        if request.type not in ORDER_TYPES:
+        if request.type not in ALL_ORDER_TYPES:
             raise SimError(
                 400,
                 "invalid_type",
-                f"unknown order type {request.type!r}; use one of {', '.join(ORDER_TYPES)}",
+                f"unknown order type {request.type!r}; use one of {', '.join(ALL_ORDER_TYPES)}",
             )
         check_volume(request.volume)
         quote = self._market.quote(spec.name)
         is_buy = request.type.startswith("BUY")
-        if request.type in MARKET_ORDER_TYPES:
-            if request.price is not None:
-                raise SimError(
-                    400,
-                    "invalid_price",
-                    "price is not accepted for market orders: they fill at the market",
-                )
+        market = request.type in MARKET_ORDER_TYPES
+        stop_limit = None
+        if market:
             entry = quote.ask if is_buy else quote.bid
         else:
             entry = check_pending_price(request.type, request.price, quote)
+            if request.type in STOP_LIMIT_TYPES:
+                stop_limit = spec.round(check_stop_limit(request.type, entry, request.stop_limit))
         sl = stop(request.sl, "sl")
         tp = stop(request.tp, "tp")
-        check_stops(is_buy, entry, sl, tp)
+        check_stops(is_buy, entry if stop_limit is None else stop_limit, sl, tp)
         now = self._now()
+        expiration = None if market else request.expiration
+        if expiration is not None and expiration <= now:
+            raise SimError(400, "invalid_expiration", "the expiration must be in the future")
         order = OrderRecord(
-            id=self._new_order_id(),
+            ticket=self._tickets.order(),
             symbol=spec.name,
             type=request.type,
             volume=request.volume,
             price=spec.round(entry),
             sl=sl,
             tp=tp,
-            comment=request.comment or "",
+            comment=request.comment,
             placed_at=now,
+            magic=request.magic,
+            expiration=expiration,
+            stop_limit=stop_limit,
         )
-        if request.type in MARKET_ORDER_TYPES:
+        if market:
             self._money.require_margin(account, order)
             order.filled_at = now
         account.orders[order.id] = order
@@ -178,9 +219,10 @@ class Orders:
                 tp=order.tp,
             ),
         )
-        if order.filled_at is not None:
+        if market:
+            self.lifecycle.open_deal(account, order)
             self._accounts.emit_account_update(account, force=True)
-        return order.reply()
+        return order
 
     def _spec_for_order(self, symbol: str) -> SymbolSpec:
         # An unknown symbol in an order body is a bad request, not a missing resource.
@@ -188,9 +230,6 @@ class Orders:
             return self._money.spec(symbol)
         except SimError as exc:
             raise SimError(400, exc.code, exc.message) from None
-
-    def _new_order_id(self) -> str:
-        return "ord_" + "".join(self._ids.choices(_ID_ALPHABET, k=10))
 
     # ------------------------------------------------------------- changing
 
@@ -200,7 +239,8 @@ class Orders:
     def modify_order(
         self, account: AccountRecord, order_id: str, body: dict[str, Any]
     ) -> ModifyOrderReply:
-        """Change SL, TP or a pending price. ``0`` removes an SL or TP; absent keeps it.
+        """Change SL, TP or a pending price (the reference dialect). ``0`` removes an SL
+        or TP; absent keeps it.
 
         Raises ``SimError``: 400 ``immutable_field`` for symbol, type or
         volume, ``invalid_request`` for unknown, mistyped or no fields,
@@ -218,135 +258,95 @@ class Orders:
             raise SimError(400, "invalid_request", f"unknown fields: {', '.join(unknown)}")
         if all(body.get(k) is None for k in ("sl", "tp", "price")):
             raise SimError(400, "invalid_request", "give at least one of sl, tp, price")
-        order = self._order(account, order_id)
+        order = self.order(account, order_id)
+        changed = self.change(
+            account,
+            order,
+            sl=None if body.get("sl") is None else number(body["sl"], "sl"),
+            tp=None if body.get("tp") is None else number(body["tp"], "tp"),
+            price=None if body.get("price") is None else number(body["price"], "price"),
+        )
+        return ModifyOrderReply(
+            id=order.id, sl=order.sl, tp=order.tp, price=order.price, updated=changed
+        )
+
+    def change(
+        self,
+        account: AccountRecord,
+        order: OrderRecord,
+        *,
+        sl: float | None = None,
+        tp: float | None = None,
+        price: float | None = None,
+        stop_limit: float | None = None,
+        expiration: datetime | None = None,
+    ) -> bool:
+        """Change an order; ``None`` keeps a field, an ``sl`` or ``tp`` of 0 removes it.
+
+        Returns whether anything changed (an ``order_modified`` event then
+        follows when SL, TP or price did). Raises ``SimError`` 400
+        ``invalid_price`` (a price for a position, or on the wrong side),
+        ``invalid_stops`` or ``invalid_expiration``.
+        """
         spec = self._money.spec(order.symbol)
-        market = self._market
-        price = order.price
-        if body.get("price") is not None:
-            if order.filled_at is not None:
+        quote = self._market.quote(order.symbol)
+        pending = order.filled_at is None
+        new_price = order.price
+        if price is not None:
+            if not pending:
                 raise SimError(400, "invalid_price", "the price of a filled position cannot change")
-            price = check_pending_price(
-                order.type, number(body["price"], "price"), market.quote(order.symbol)
-            )
-            price = spec.round(price)
-        sl = order.sl if body.get("sl") is None else stop(number(body["sl"], "sl"), "sl")
-        tp = order.tp if body.get("tp") is None else stop(number(body["tp"], "tp"), "tp")
-        if order.filled_at is None:
-            check_stops(order.is_buy, price, sl, tp)
+            new_price = spec.round(check_pending_price(order.type, price, quote))
+        new_limit = order.stop_limit
+        if stop_limit is not None or (price is not None and order.stop_limit is not None):
+            if order.stop_limit is None:
+                raise SimError(
+                    400, "invalid_price", "only a stop-limit order has a stop-limit price"
+                )
+            wanted = order.stop_limit if stop_limit is None else stop_limit
+            new_limit = spec.round(check_stop_limit(order.type, new_price, wanted))
+        new_sl = order.sl if sl is None else stop(sl, "sl")
+        new_tp = order.tp if tp is None else stop(tp, "tp")
+        if pending:
+            check_stops(order.is_buy, new_price if new_limit is None else new_limit, new_sl, new_tp)
         else:
-            check_stops(order.is_buy, close_price(order, market.quote(order.symbol)), sl, tp)
-        changed = (sl, tp, price) != (order.sl, order.tp, order.price)
-        order.sl, order.tp, order.price = sl, tp, price
+            check_stops(order.is_buy, close_price(order, quote), new_sl, new_tp)
+        new_expiration = order.expiration
+        if expiration is not None and pending:
+            if expiration <= self._now():
+                raise SimError(400, "invalid_expiration", "the expiration must be in the future")
+            new_expiration = expiration
+        changed = (new_sl, new_tp, new_price) != (order.sl, order.tp, order.price)
+        other = (new_limit, new_expiration) != (order.stop_limit, order.expiration)
+        order.sl, order.tp, order.price = new_sl, new_tp, new_price
+        order.stop_limit, order.expiration = new_limit, new_expiration
         if changed:
             self._accounts.emit(
                 account,
                 OrderModified,
-                OrderModifiedData(id=order.id, sl=sl, tp=tp, price=price),
+                OrderModifiedData(id=order.id, sl=new_sl, tp=new_tp, price=new_price),
             )
-        return ModifyOrderReply(id=order.id, sl=sl, tp=tp, price=price, updated=changed)
+        return changed or other
 
     def close_order(self, account: AccountRecord, order_id: str) -> CloseOrderReply:
-        """Close a position at the market, or cancel a pending order.
+        """Close a position at the market, or cancel a pending order (the reference dialect).
 
         Raises ``SimError`` 404 ``order_not_found``.
         """
-        order = self._order(account, order_id)
+        order = self.order(account, order_id)
         if order.filled_at is None:
-            self._cancel(account, order)
+            self.lifecycle.cancel(account, order)
             return CloseOrderReply(id=order.id, status="cancelled", close_price=None, profit=0.0)
-        price, profit = self._close(account, order, self._market.quote(order.symbol))
-        return CloseOrderReply(id=order.id, status="closed", close_price=price, profit=profit)
+        closed = self.lifecycle.close(account, order, self._market.quote(order.symbol))
+        return CloseOrderReply(
+            id=order.id, status="closed", close_price=closed.price, profit=closed.profit
+        )
 
-    def _order(self, account: AccountRecord, order_id: str) -> OrderRecord:
+    @staticmethod
+    def order(account: AccountRecord, order_id: str) -> OrderRecord:
+        """Raises ``SimError`` 404 ``order_not_found``."""
         order = account.orders.get(order_id)
         if order is None:
             raise SimError(
                 404, "order_not_found", f"no open position or pending order {order_id!r}"
             )
         return order
-
-    def _cancel(self, account: AccountRecord, order: OrderRecord) -> None:
-        del account.orders[order.id]
-        account.history.append(
-            Trade(
-                id=order.id,
-                symbol=order.symbol,
-                type=order.type,
-                volume=order.volume,
-                open_price=order.price,
-                opened_at=order.placed_at,
-                closed_at=self._now(),
-                status="cancelled",
-            )
-        )
-        self._accounts.emit(account, OrderCancelled, OrderCancelledData(id=order.id))
-
-    def _close(
-        self, account: AccountRecord, order: OrderRecord, quote: Quote
-    ) -> tuple[float, float]:
-        now = self._now()
-        price = close_price(order, quote)
-        profit = self._money.profit(order, price)
-        commission = money(-self.config.commission_per_lot * order.volume)
-        swap = self._money.swap(order, now)
-        del account.orders[order.id]
-        account.balance += profit + commission + swap
-        account.history.append(
-            Trade(
-                id=order.id,
-                symbol=order.symbol,
-                type=order.direction,
-                volume=order.volume,
-                open_price=order.price,
-                close_price=price,
-                profit=profit,
-                commission=commission,
-                swap=swap,
-                opened_at=order.filled_at,
-                closed_at=now,
-            )
-        )
-        self._accounts.emit(
-            account,
-            OrderClosed,
-            OrderClosedData(id=order.id, close_price=price, profit=profit),
-        )
-        self._accounts.emit_account_update(account, force=True)
-        return price, profit
-
-    # ---------------------------------------------------------- price moves
-
-    def on_quotes(self, quotes: Iterable[Quote]) -> None:
-        """React to new prices: trigger pending orders, SL and TP; move equity."""
-        moved = {q.symbol: q for q in quotes}
-        if not moved:
-            return
-        now_mono = self._monotonic()
-        for account in self._accounts:
-            if account.status != "connected":
-                continue
-            touched = False
-            for order in list(account.orders.values()):
-                quote = moved.get(order.symbol)
-                if quote is None:
-                    continue
-                touched = True
-                if order.filled_at is None:
-                    if triggered(order, quote):
-                        self._fill(account, order)
-                elif stopped_out(order, quote):
-                    self._close(account, order, quote)
-            if touched:
-                self._accounts.throttled_account_update(account, now_mono)
-
-    def _fill(self, account: AccountRecord, order: OrderRecord) -> None:
-        # A pending order the free margin cannot carry when it triggers is
-        # cancelled, as a broker does, rather than left to trigger again.
-        try:
-            self._money.require_margin(account, order)
-        except SimError:
-            self._cancel(account, order)
-            return
-        order.filled_at = self._now()
-        self._accounts.emit(account, OrderFilled, OrderFilledData(id=order.id, price=order.price))
-        self._accounts.emit_account_update(account, force=True)

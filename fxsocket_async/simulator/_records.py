@@ -1,12 +1,18 @@
-"""The broker's state: one record per account and per order, and the seams to the outside.
+"""The broker's state: one record per account, order and deal, and the seams to the outside.
 
-Plain data shared by the accounts, money and orders modules; the rules that
-change it live there. ``Schedule`` (a timer) and ``Publish`` (hands a
-per-account event frame to the stream hub) are the only ways out.
+Plain data shared by the accounts, money, orders and lifecycle modules; the
+rules that change it live there. ``Schedule`` (a timer), ``Publish`` (hands a
+per-account event frame to the reference stream hub) and ``Observe`` (hands
+every per-account event and deal to the terminal side) are the only ways out.
+
+Tickets: every order gets an integer ticket from one simulator-wide counter,
+and its reference-dialect id is ``ord_<ticket>`` (``order_id``), so both
+dialects name the same order. Deals have tickets of their own.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from collections.abc import Callable
@@ -15,11 +21,29 @@ from datetime import datetime
 from typing import Protocol
 
 from .._core.events import AccountEvent, AccountUpdateData
-from .._core.models import Account, OrderReply, Trade
+from .._core.models import OrderReply, Trade
 
-__all__ = ["LEDGER_LIMIT", "AccountRecord", "Cancel", "OrderRecord", "Publish", "Schedule"]
+__all__ = [
+    "FIRST_DEAL_TICKET",
+    "FIRST_ORDER_TICKET",
+    "LEDGER_LIMIT",
+    "AccountRecord",
+    "Cancel",
+    "DealRecord",
+    "Observe",
+    "OrderRecord",
+    "Publish",
+    "Schedule",
+    "Tickets",
+    "order_id",
+    "ticket_of",
+]
 
 LEDGER_LIMIT = 100_000
+#: Ten digits, so that ``ord_<ticket>`` keeps the reference ids' ten characters.
+FIRST_ORDER_TICKET = 1_000_000_001
+FIRST_DEAL_TICKET = 2_000_000_001
+_ORDER_PREFIX = "ord_"
 
 
 class Cancel(Protocol):
@@ -30,20 +54,54 @@ Schedule = Callable[[float, Callable[[], None]], Cancel]
 Publish = Callable[[str, str, bytes], None]
 
 
+def order_id(ticket: int) -> str:
+    """The reference dialect's id of the order with ``ticket``."""
+    return f"{_ORDER_PREFIX}{ticket}"
+
+
+def ticket_of(reference_id: str) -> int | None:
+    """The ticket behind a reference id, ``None`` if it is not one of ours."""
+    digits = reference_id.removeprefix(_ORDER_PREFIX)
+    if digits == reference_id or not digits.isdigit():
+        return None
+    return int(digits)
+
+
+class Tickets:
+    """The simulator's ticket counters: one for orders, one for deals."""
+
+    def __init__(self) -> None:
+        self._orders = itertools.count(FIRST_ORDER_TICKET)
+        self._deals = itertools.count(FIRST_DEAL_TICKET)
+
+    def order(self) -> int:
+        return next(self._orders)
+
+    def deal(self) -> int:
+        return next(self._deals)
+
+
 @dataclass(slots=True)
 class OrderRecord:
-    """A pending order or, once filled, a position (same id, as MT5 tickets)."""
+    """A pending order or, once filled, a position (same ticket and id, as MT5 tickets)."""
 
-    id: str
+    ticket: int
     symbol: str
-    type: str  # the order type as placed
-    volume: float
+    type: str  # the order type now: a stop-limit order becomes a limit order when triggered
+    volume: float  # lots now: a partial close lowers it
     price: float  # pending price, or open price once filled
     sl: float | None
     tp: float | None
     comment: str
     placed_at: datetime
     filled_at: datetime | None = None
+    magic: int = 0
+    expiration: datetime | None = None
+    stop_limit: float | None = None  # the limit price of a *_STOP_LIMIT order
+
+    @property
+    def id(self) -> str:
+        return order_id(self.ticket)
 
     @property
     def is_buy(self) -> bool:
@@ -67,6 +125,32 @@ class OrderRecord:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class DealRecord:
+    """One deal: ``In`` when a position opens, ``Out`` when (part of) it closes."""
+
+    ticket: int
+    order: int  # the order that made the deal (a close has an order of its own)
+    position: int  # the position's ticket
+    symbol: str
+    type: str  # the deal's direction: "BUY" or "SELL" (an Out deal of a BUY is a SELL)
+    entry: str  # "In" or "Out"
+    volume: float
+    price: float
+    profit: float
+    commission: float
+    swap: float
+    magic: int
+    comment: str
+    time: datetime
+
+
+class Observe(Protocol):
+    """Told of every per-account event (after it is published) and of every deal."""
+
+    def __call__(self, account: AccountRecord, event: AccountEvent | DealRecord) -> None: ...
+
+
 @dataclass(slots=True)
 class AccountRecord:
     id: str
@@ -77,11 +161,20 @@ class AccountRecord:
     nickname: str
     created_at: datetime
     balance: float
+    platform: str = "mt5"
     status: str = "connecting"
     error: str = ""
+    #: The terminal came up once: from then on the account has a rest_url and ws_url.
+    terminal_up: bool = False
+    #: Accepted at link time and shown back (the simulator models none of them).
+    trade_ea_symbol: str = ""
+    proxy_address: str = ""
+    proxy_type: str = ""
+    proxy_local_port: int | None = None
     seq: int = 0
     orders: dict[str, OrderRecord] = field(default_factory=dict)  # pending and open, by id
     history: list[Trade] = field(default_factory=list)
+    deals: list[DealRecord] = field(default_factory=list)
     idempotency: dict[str, tuple[bytes, datetime, OrderReply]] = field(default_factory=dict)
     ledger: deque[AccountEvent] = field(default_factory=lambda: deque(maxlen=LEDGER_LIMIT))
     last_account_event: float = -math.inf
@@ -89,15 +182,11 @@ class AccountRecord:
     provisioning: Cancel | None = None
     trailing_update: Cancel | None = None
 
-    def public(self) -> Account:
-        return Account(
-            id=self.id,
-            nickname=self.nickname,
-            platform="mt5",
-            server=self.server,
-            login=self.login,
-            status=self.status,
-            error=self.error,
-            created_at=self.created_at,
-            broker=self.server.rsplit("-", 1)[0],
-        )
+    @property
+    def broker(self) -> str:
+        """The server name up to its last '-' (the simulator's guess at the broker)."""
+        return self.server.rsplit("-", 1)[0]
+
+    def order(self, ticket: int) -> OrderRecord | None:
+        """The open position or pending order with ``ticket``."""
+        return self.orders.get(order_id(ticket))

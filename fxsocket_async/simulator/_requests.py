@@ -13,10 +13,12 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
-from .._core.models import ORDER_TYPES, CreateOrderRequest, LinkAccountRequest
+from .._core.models import ORDER_TYPES, CreateOrderRequest
 from ._errors import SimError
 
 __all__ = [
+    "PLATFORMS",
+    "LinkBody",
     "decode_link",
     "decode_order",
     "decode_patch",
@@ -28,16 +30,42 @@ __all__ = [
 T = TypeVar("T")
 
 
-class _LinkBody(msgspec.Struct, frozen=True, kw_only=True):
-    # The simulator's own reading of POST /v1/accounts: the contract's nickname
-    # is an optional string, so it is absent or a string, never null.
+PLATFORMS: Final = ("mt5", "mt4")
+
+
+class LinkBody(msgspec.Struct, frozen=True, kw_only=True):
+    """The simulator's reading of ``POST /v1/accounts``.
+
+    The contract's nickname is an optional string, so it is absent or a string,
+    never null. ``platform`` is ``mt5`` (the default) or ``mt4``. The vendor
+    SDK's extra fields (``trade_ea_symbol`` and the proxy's) are read
+    leniently by ``decode_link``: shown back when well typed, else ignored.
+    """
+
+    server: str
+    login: int
+    password: str = msgspec.field(default="")
+    nickname: str = ""
+    platform: str = "mt5"
+    trade_ea_symbol: str = ""
+    proxy_address: str = ""
+    proxy_type: str = ""
+    proxy_local_port: int | None = None
+
+    def __repr__(self) -> str:
+        return f"LinkBody(server={self.server!r}, login={self.login!r}, password='***')"
+
+
+class _LinkFields(msgspec.Struct, frozen=True, kw_only=True):
     server: str
     login: int
     password: str
     nickname: str = ""
+    platform: str = "mt5"
 
 
-_LINK_DECODER: Final = msgspec.json.Decoder(_LinkBody)
+_LINK_DECODER: Final = msgspec.json.Decoder(_LinkFields)
+_EXTRAS_DECODER: Final = msgspec.json.Decoder(dict[str, Any])
 _ORDER_DECODER: Final = msgspec.json.Decoder(CreateOrderRequest)
 _PATCH_DECODER: Final = msgspec.json.Decoder(dict[str, Any])
 
@@ -52,14 +80,32 @@ def _decode(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
     raise SimError(400, "invalid_request", f"invalid request body: {reason}")
 
 
-def decode_link(body: bytes) -> LinkAccountRequest:
+def decode_link(body: bytes) -> LinkBody:
     """The body of ``POST /v1/accounts``; raises ``SimError`` 400 ``invalid_request``."""
     link = _decode(_LINK_DECODER, body)
-    return LinkAccountRequest(
+    if link.platform not in PLATFORMS:
+        raise SimError(
+            400,
+            "invalid_request",
+            f"platform must be one of {', '.join(PLATFORMS)}, not {link.platform!r}",
+        )
+    extras = _decode(_EXTRAS_DECODER, body)
+
+    def text(name: str) -> str:
+        value = extras.get(name)
+        return value if isinstance(value, str) else ""
+
+    port = extras.get("proxy_local_port")
+    return LinkBody(
         server=link.server,
         login=link.login,
         password=link.password,
-        nickname=link.nickname or None,
+        nickname=link.nickname,
+        platform=link.platform,
+        trade_ea_symbol=text("trade_ea_symbol"),
+        proxy_address=text("proxy_address"),
+        proxy_type=text("proxy_type"),
+        proxy_local_port=port if isinstance(port, int) and not isinstance(port, bool) else None,
     )
 
 

@@ -15,16 +15,22 @@ import anyio
 from aiohttp import web
 
 from .._core.events import AccountEvent
-from .._core.models import Account, LinkAccountRequest, Quote
-from ._app import Stats, build_app
+from .._core.models import Account, Quote
+from ._access_log import MaskedAccessLogger
+from ._account_json import TerminalUrls
+from ._app import build_app
 from ._config import SimulatorConfig
 from ._engine import Engine
 from ._errors import SimError
 from ._faults import Faults
 from ._market import Market
 from ._ratelimit import RateLimiter
-from ._records import Cancel
+from ._records import AccountRecord, Cancel, DealRecord
+from ._requests import LinkBody
+from ._steering import TerminalSteering
 from ._stream import StreamHub
+from ._terminal_stream import TerminalHub
+from ._web import Stats
 
 __all__ = ["Simulator"]
 
@@ -34,13 +40,16 @@ Subscription = tuple[str, str, tuple[str, ...]]
 log = logging.getLogger("fxsocket_async.simulator")
 
 
-class Simulator:
+class Simulator(TerminalSteering):
     """A local FxSocket server. Use ``async with Simulator(config) as sim:``.
 
     ``sim.base_url`` and ``sim.ws_url`` point at it; the other methods steer it
     (docs/simulator.md lists them). ``port=0`` picks a free port. ``monotonic``
     is the clock of its rate limit, account-update throttle and timed
     handshake refusals (a test can share a fake clock with the client's pacing).
+    Both dialects are served from one market and one engine: each linked
+    account's terminal lives under ``{base_url}/terminal/{account_id}``
+    (``SimulatorConfig.terminal=False`` serves the reference dialect alone).
     """
 
     def __init__(
@@ -57,6 +66,7 @@ class Simulator:
         self._port = port
         self._access_log = access_log
         self.market = Market(self.config.symbols, seed=self.config.seed, now=self._broker_now)
+        self._urls = TerminalUrls()
         self.engine = Engine(
             self.config,
             self.market,
@@ -64,14 +74,24 @@ class Simulator:
             monotonic=monotonic,
             schedule=self._schedule,
             publish=self._publish,
+            observe=self._observe,
+            urls=self._urls if self.config.terminal else None,
         )
         self._hub = StreamHub(self.engine)
-        self.faults = Faults(self._hub, monotonic)
+        self._terminals = TerminalHub(
+            self.engine,
+            self.config,
+            on_change=self._hub.touch_subscriptions,
+            on_connection=self._hub.touch_connections,
+        )
+        self.faults = Faults(self._hub, self._terminals, monotonic)
         self.stats = Stats()
         limiter = RateLimiter(self.config.rate_limit, monotonic) if self.config.rate_limit else None
         self._app = build_app(
+            self.config,
             self.engine,
             self._hub,
+            self._terminals,
             self.faults,
             self.stats,
             {k.key: k for k in self.config.api_keys},
@@ -103,6 +123,7 @@ class Simulator:
             access_log=logging.getLogger("fxsocket_async.simulator.access")
             if self._access_log
             else None,
+            access_log_class=MaskedAccessLogger,
             handle_signals=False,
             shutdown_timeout=1.0,
         )
@@ -114,10 +135,13 @@ class Simulator:
         shown = f"[{host}]" if ":" in host else host
         self.base_url = f"http://{shown}:{port}"
         self.ws_url = f"ws://{shown}:{port}/v1/stream"
+        self._urls.bind(self.base_url)
         tasks = await self._stack.enter_async_context(anyio.create_task_group())
         self._stack.callback(tasks.cancel_scope.cancel)
         if self.config.quote_interval:
             tasks.start_soon(self._run_market, self.config.quote_interval)
+        if self.config.terminal and self.config.terminal_interval:
+            tasks.start_soon(self._run_terminal_status, self.config.terminal_interval)
         log.info("simulator listening on %s", self.base_url)
 
     async def close(self) -> None:
@@ -125,6 +149,7 @@ class Simulator:
         await self._stack.aclose()
         if self._runner is not None:
             self._hub.drop_connections()
+            self._terminals.drop(None)
             await self._runner.cleanup()
             self._runner = None
 
@@ -132,6 +157,11 @@ class Simulator:
         while True:
             await anyio.sleep(interval)
             self._on_quotes(self.market.step())
+
+    async def _run_terminal_status(self, interval: float) -> None:
+        while True:
+            await anyio.sleep(interval)
+            self._terminals.push_terminal_status()
 
     # ---------------------------------------------------------- plumbing
 
@@ -146,9 +176,13 @@ class Simulator:
     def _publish(self, account_id: str, channel: str, frame: bytes) -> None:
         self._hub.publish(account_id, channel, frame)
 
+    def _observe(self, account: AccountRecord, event: AccountEvent | DealRecord) -> None:
+        self._terminals.observe(account, event)
+
     def _on_quotes(self, quotes: list[Quote]) -> None:
         self.engine.on_quotes(quotes)
         self._hub.publish_quotes(quotes)
+        self._terminals.on_quotes(quotes)
 
     # ------------------------------------------------------------ steering
 
@@ -165,17 +199,19 @@ class Simulator:
         password: str = "simulator",
         owner: str | None = None,
         connected: bool = True,
+        platform: str = "mt5",
     ) -> Account:
         """Link an account as ``POST /v1/accounts`` does, for ``owner`` (default: the
         first key's owner); with ``connected`` its terminal is up at once.
+        ``platform`` is ``mt5`` or ``mt4``.
 
         A ``-Broken`` server fails provisioning (status ``error``). Raises
         ``ValueError`` with the refusal a link over REST would get (such as
         ``[409 already_linked] ...``).
         """
         owner = self.config.api_keys[0].owner if owner is None else owner
-        request = LinkAccountRequest(
-            server=server, login=login, password=password, nickname=nickname or None
+        request = LinkBody(
+            server=server, login=login, password=password, nickname=nickname, platform=platform
         )
         try:
             account = self.engine.link(owner, request)
@@ -210,13 +246,22 @@ class Simulator:
         return self.market.quote(symbol)
 
     def subscriptions(self) -> list[Subscription]:
-        """What the stream's connections are subscribed to: (account_id, channel, symbols)."""
-        return self._hub.subscriptions()
+        """What the server holds for each account, as sorted (account_id, channel, symbols).
+
+        The reference stream's subscriptions, and the terminal sockets' in the
+        reference dialect's terms (``prices`` as ``quotes``, ``trades`` and
+        ``positions`` as ``orders``, ``account``), so a test waits the same
+        way whichever dialect its client speaks. ``terminal_subscriptions()``
+        has the terminal sockets' own.
+        """
+        return sorted(set(self._hub.subscriptions()) | self._terminals.reference_view())
 
     def routes(self) -> list[tuple[str, str]]:
         """Every route served, as sorted ``(method, path template)`` pairs.
 
-        ``/v1/stream`` is the WebSocket handshake; docs/openapi.json describes the rest.
+        ``/v1/stream`` and ``/terminal/{account_id}/ws`` are WebSocket
+        handshakes; docs/openapi.json describes the reference dialect's routes
+        and docs/openapi-terminal.json the terminal's (``/terminal/...``).
         """
         served = {
             (route.method, route.resource.canonical)
@@ -230,12 +275,13 @@ class Simulator:
         return self.engine.ledger(account_id)
 
     async def wait_for_ws_connections(self, count: int, timeout: float = 5.0) -> None:
-        """Wait until exactly ``count`` WebSocket connections are open.
+        """Wait until exactly ``count`` WebSocket connections are open (the reference
+        stream's and the terminal sockets together, as ``stats.ws_connections``).
 
         Raises ``TimeoutError`` after ``timeout`` seconds.
         """
         with anyio.fail_after(timeout):
-            while len(self._hub.connections) != count:
+            while len(self._hub.connections) + len(self._terminals.sockets) != count:
                 await self._hub.connection_changed.wait()
 
     async def wait_for_subscriptions(
@@ -257,10 +303,9 @@ class Simulator:
             holds, wanted = target.__eq__, repr(target)
         try:
             with anyio.fail_after(timeout):
-                while not holds(self._hub.subscriptions()):
+                while not holds(self.subscriptions()):
                     await self._hub.subscription_changed.wait()
         except TimeoutError:
             raise TimeoutError(
-                f"waited {timeout} s for {wanted}; the subscriptions are "
-                f"{self._hub.subscriptions()!r}"
+                f"waited {timeout} s for {wanted}; the subscriptions are {self.subscriptions()!r}"
             ) from None

@@ -118,7 +118,7 @@ class StreamHub:
             conn.abort()
 
     def subscriptions(self) -> list[tuple[str, str, tuple[str, ...]]]:
-        """Every (account_id, channel, symbols) some connection holds, sorted."""
+        """Every (account_id, channel, symbols) some connection of this stream holds, sorted."""
         held = {
             (account_id, channel, tuple(sorted(symbols)))
             for conn in self.connections
@@ -185,6 +185,14 @@ class StreamHub:
     def _changed(self) -> None:
         self.connection_changed.set()
         self.connection_changed = asyncio.Event()
+
+    def touch_connections(self) -> None:
+        """Wake the waiters on ``connection_changed`` (a terminal socket came or went)."""
+        self._changed()
+
+    def touch_subscriptions(self) -> None:
+        """Wake the waiters on ``subscription_changed`` (the terminal side changed)."""
+        self._subscriptions_changed()
 
     def _subscriptions_changed(self) -> None:
         self.subscription_changed.set()

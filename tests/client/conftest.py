@@ -18,6 +18,12 @@ from fxsocket_async.types import Account
 from tests.helpers.sim import link, make_client, sim_config
 
 
+@pytest.fixture(autouse=True)
+def in_every_dialect(dialect: str) -> str:
+    """Every test of this suite runs against both dialects (root conftest's ``dialect``)."""
+    return dialect
+
+
 @pytest.fixture
 async def slow_sim(anyio_backend: str) -> AsyncIterator[Simulator]:
     """Terminals that never come up on their own: tests finish provisioning by hand."""

@@ -39,9 +39,12 @@ from fxsocket_async import (
     TerminalNotReadyError,
     Timeouts,
     UnexpectedStatusError,
+    ValidationError,
 )
 from fxsocket_async.simulator import Simulator
 from fxsocket_async.types import Account
+from tests.helpers.dialects import is_terminal, missing_order_id, refusal_status
+from tests.helpers.routes import route
 from tests.helpers.sim import READ_KEY, TRADE_KEY, WAIT, link, make_client, next_login
 
 pytestmark = pytest.mark.anyio
@@ -76,13 +79,14 @@ def trading(fx: AsyncFxSocket, account: Account) -> AccountClient:
     return fx.account(account.id)
 
 
-def count(sim: Simulator, route: str) -> int:
-    return sim.stats.routes.get(route, 0)
+def count(sim: Simulator, operation: str) -> int:
+    return sim.stats.routes.get(route(operation), 0)
 
 
-ORDERS = "POST /v1/accounts/{account_id}/orders"
+ORDERS = "create"  # an operation: count() names its route in the test's dialect
 LIST = "GET /v1/accounts"
-SUMMARY = "GET /v1/accounts/{account_id}/account"
+SUMMARY = "summary"
+RECORD = "GET /v1/accounts/{account_id}"
 
 
 # ---------------------------------------------------------------------- 400
@@ -93,7 +97,8 @@ async def test_400_server_validation_error(
 ) -> None:
     ask = sim.price("EURUSD").ask
     wrong_side = round(ask + 20 * PIP, 5)  # a BUY_LIMIT must be below the ask
-    with anyio.fail_after(WAIT), raises_ours(BadRequestError, status=400, code="invalid_price"):
+    refused = raises_ours(BadRequestError, status=refusal_status(), code="invalid_price")
+    with anyio.fail_after(WAIT), refused:
         await trading(fx, connected_account).orders.create(
             "EURUSD", "BUY_LIMIT", 0.1, price=wrong_side
         )
@@ -114,9 +119,17 @@ async def test_400_other_server_refusals(
     fx: AsyncFxSocket, connected_account: Account, sim: Simulator, kwargs: Any, code: str
 ) -> None:
     args = {"symbol": "EURUSD", "type": "BUY", "volume": 0.1, **kwargs}
-    with anyio.fail_after(WAIT), raises_ours(BadRequestError, status=400, code=code):
+    # A terminal account's symbol and volume limits are known (symbol_info): such an
+    # order is refused before it is sent. Stops are the terminal's to judge.
+    local = is_terminal() and "sl" not in kwargs
+    expected = (
+        raises_ours(ValidationError, code=code)
+        if local
+        else raises_ours(BadRequestError, status=refusal_status(), code=code)
+    )
+    with anyio.fail_after(WAIT), expected:
         await trading(fx, connected_account).orders.create(**args)
-    assert count(sim, ORDERS) == 1
+    assert count(sim, ORDERS) == (0 if local else 1)
 
 
 async def test_400_broker_rejected(fx: AsyncFxSocket, sim: Simulator) -> None:
@@ -155,9 +168,10 @@ async def test_401_unknown_key_does_not_leak_it(sim: Simulator) -> None:
             assert SECRET_KEY not in text
             assert "TOPSECRET" not in text
     # Authentication errors are never retried. The bare-route call lists the
-    # key's accounts first (to pace in its account's bucket), which is refused.
+    # key's accounts first (to pace in its account's bucket), which is refused;
+    # a terminal session reads the account's record before its first call.
     assert count(sim, LIST) == 2
-    assert count(sim, SUMMARY) == 1
+    assert count(sim, RECORD if is_terminal() else SUMMARY) == 1
 
 
 # ---------------------------------------------------------------------- 402
@@ -206,6 +220,10 @@ async def test_403_trade_key_cannot_link(connected_account: Account, sim: Simula
 
 async def test_404_not_found(fx: AsyncFxSocket, connected_account: Account) -> None:
     account = trading(fx, connected_account)
+    # A terminal says "no such ticket" with a 200 and retcode 10013, and "no such
+    # symbol" with its own code; the class, and the order's code, are the same.
+    order_status = refusal_status() if is_terminal() else 404
+    symbol_code = "symbol_not_found" if is_terminal() else "invalid_symbol"
     with anyio.fail_after(WAIT):
         with raises_ours(NotFoundError, status=404, code="not_found"):
             await fx.accounts.get("no-such-account")
@@ -213,11 +231,11 @@ async def test_404_not_found(fx: AsyncFxSocket, connected_account: Account) -> N
             await fx.accounts.unlink("no-such-account")
         with raises_ours(NotFoundError, status=404, code="not_found"):
             await fx.account("no-such-account").summary()
-        with raises_ours(NotFoundError, status=404, code="order_not_found"):
-            await account.orders.close("ord_missing")
-        with raises_ours(NotFoundError, status=404, code="order_not_found"):
-            await account.orders.modify("ord_missing", sl=1.0)
-        with raises_ours(NotFoundError, status=404, code="invalid_symbol"):
+        with raises_ours(NotFoundError, status=order_status, code="order_not_found"):
+            await account.orders.close(missing_order_id())
+        with raises_ours(NotFoundError, status=order_status, code="order_not_found"):
+            await account.orders.modify(missing_order_id(), sl=1.0)
+        with raises_ours(NotFoundError, status=404, code=symbol_code):
             await account.quote("NOPE")
         with raises_ours(NotFoundError, status=404):
             await account.candles("NOPE", "M1", limit=5)
@@ -245,6 +263,7 @@ async def test_409_already_linked(fx: AsyncFxSocket, sim: Simulator) -> None:
     assert len(sim.accounts()) == 1
 
 
+@pytest.mark.dialects("reference")  # the terminal's route takes no idempotency key
 async def test_409_idempotency_conflict(
     fx: AsyncFxSocket, connected_account: Account, sim: Simulator
 ) -> None:
@@ -323,7 +342,8 @@ async def test_503_terminal_not_ready(
         with raises_ours(TerminalNotReadyError, status=503, code="terminal_not_ready"):
             await trading(fx, connected_account).orders.create("EURUSD", "BUY", 0.1)
     assert count(sim, SUMMARY) == 1
-    assert count(sim, ORDERS) == 1
+    # A terminal account's order first reads the symbol's spec, which meets the 503.
+    assert count(sim, ORDERS) == (0 if is_terminal() else 1)
 
 
 async def test_503_with_another_code_is_a_server_error(sim: Simulator) -> None:
@@ -358,7 +378,7 @@ def closed_port() -> int:
 @pytest.mark.parametrize("retry", [NO_RETRY, RetryPolicy(max_attempts=3, initial_delay=0.01)])
 async def test_connection_refused(anyio_backend: str, retry: RetryPolicy) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
-    async with AsyncFxSocket("some-key", base_url=url, retry=retry) as fx:
+    async with AsyncFxSocket("some-key", base_url=url, retry=retry, dialect="reference") as fx:
         with anyio.fail_after(WAIT), raises_ours(ConnectionFailedError, code="connection_failed"):
             await fx.accounts.list()
         with anyio.fail_after(WAIT), raises_ours(ConnectionFailedError):
@@ -429,7 +449,10 @@ async def garbage_server() -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def garbage_client() -> AsyncIterator[AsyncFxSocket]:
-    async with garbage_server() as url, AsyncFxSocket("k", base_url=url, retry=NO_RETRY) as fx:
+    async with (
+        garbage_server() as url,
+        AsyncFxSocket("k", base_url=url, retry=NO_RETRY, dialect="reference") as fx,
+    ):
         yield fx
 
 
@@ -500,7 +523,10 @@ async def raw_server(payload: bytes) -> AsyncIterator[str]:
     ],
 )
 async def test_connection_broken_mid_request(anyio_backend: str, payload: bytes) -> None:
-    async with raw_server(payload) as url, AsyncFxSocket("k", base_url=url, retry=NO_RETRY) as fx:
+    async with (
+        raw_server(payload) as url,
+        AsyncFxSocket("k", base_url=url, retry=NO_RETRY, dialect="reference") as fx,
+    ):
         with anyio.fail_after(WAIT), raises_ours(ConnectionFailedError):
             await fx.accounts.list()
 
@@ -508,7 +534,7 @@ async def test_connection_broken_mid_request(anyio_backend: str, payload: bytes)
 async def test_reply_that_is_not_http(anyio_backend: str) -> None:
     async with (
         raw_server(b"garbage\r\n\r\n") as url,
-        AsyncFxSocket("k", base_url=url, retry=NO_RETRY) as fx,
+        AsyncFxSocket("k", base_url=url, retry=NO_RETRY, dialect="reference") as fx,
     ):
         with anyio.fail_after(WAIT), pytest.raises(ProtocolError) as info:
             await fx.accounts.list()
@@ -518,7 +544,7 @@ async def test_reply_that_is_not_http(anyio_backend: str) -> None:
 async def test_reply_that_is_not_http_has_no_status(anyio_backend: str) -> None:
     async with (
         raw_server(b"garbage\r\n\r\n") as url,
-        AsyncFxSocket("k", base_url=url, retry=NO_RETRY) as fx,
+        AsyncFxSocket("k", base_url=url, retry=NO_RETRY, dialect="reference") as fx,
     ):
         with anyio.fail_after(WAIT), raises_ours(ProtocolError, status=None):
             await fx.accounts.list()

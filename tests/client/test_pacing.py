@@ -23,15 +23,16 @@ import pytest
 
 from fxsocket_async import RateLimit, RetryPolicy
 from fxsocket_async.types import Account, Quote
+from tests.helpers.routes import route
 from tests.helpers.sim import FakeTimeSession, fake_time_session, sim_config
 
-pytestmark = pytest.mark.anyio
+# Pacing is the same in both dialects: every test runs in each.
+pytestmark = [pytest.mark.anyio, pytest.mark.dialects("reference", "terminal")]
 
 #: The defaults on both sides: the client paces 60/s with bursts of 30, the server allows 60/s.
 RATE = 60
 BURST = RateLimit().burst
 CALLS = 1_000
-QUOTE = "GET /v1/accounts/{account_id}/quotes/{symbol}"
 LIST = "GET /v1/accounts"
 #: A 429 must not be hidden by a retry: fail loudly instead.
 NO_RETRY = RetryPolicy(max_attempts=1)
@@ -49,7 +50,7 @@ async def test_thousand_concurrent_quotes_on_one_account_never_see_429() -> None
     async with paced() as world:
         sim, fx = world.sim, world.fx
         account = await world.connected_account()
-        before = sim.stats.routes[QUOTE]
+        before = sim.stats.routes[route("quote")]
         started = world.clock.monotonic()
         trading = fx.account(account.id)
         quotes: list[Quote] = []
@@ -63,7 +64,7 @@ async def test_thousand_concurrent_quotes_on_one_account_never_see_429() -> None
         assert len(quotes) == CALLS
         assert all(q.symbol == "EURUSD" for q in quotes)
         # Exactly one request per call reached the server: no 429 was ever answered.
-        assert sim.stats.routes[QUOTE] - before == CALLS
+        assert sim.stats.routes[route("quote")] - before == CALLS
         assert fx.stats()["retries"] == 0
         # And the pacer held back no more than it must: a burst, then one per interval.
         took = world.clock.monotonic() - started
@@ -100,7 +101,7 @@ async def test_quotes_through_a_stalling_event_loop_never_see_429() -> None:
         sim, fx = world.sim, world.fx
         account = await world.connected_account()
         trading = fx.account(account.id)
-        routes, requests = sim.stats.routes[QUOTE], fx.stats()["requests"]
+        routes, requests = sim.stats.routes[route("quote")], fx.stats()["requests"]
         stalls = world.driver.stalls
         done = 0
 
@@ -115,7 +116,7 @@ async def test_quotes_through_a_stalling_event_loop_never_see_429() -> None:
         assert done == 600
         assert world.driver.stalls - stalls >= 3  # the calls lived through several stalls
         # Exactly 600 requests for the 600 calls, on both sides: no 429, no retry.
-        assert sim.stats.routes[QUOTE] - routes == 600
+        assert sim.stats.routes[route("quote")] - routes == 600
         assert fx.stats()["requests"] - requests == 600
         assert fx.stats()["retries"] == 0
 
@@ -131,7 +132,7 @@ async def test_accounts_have_separate_buckets() -> None:
         sim, fx, clock = world.sim, world.fx, world.clock
         busy = await world.connected_account()
         quiet = await world.connected_account()
-        before = sim.stats.routes[QUOTE]
+        before = sim.stats.routes[route("quote")]
         started = clock.monotonic()
         backlog, few = 2 * RATE, 10
         finished: list[tuple[str, float]] = []
@@ -145,7 +146,7 @@ async def test_accounts_have_separate_buckets() -> None:
                 tasks.start_soon(one, busy)
             for _ in range(few):
                 tasks.start_soon(one, quiet)
-        assert sim.stats.routes[QUOTE] - before == backlog + few
+        assert sim.stats.routes[route("quote")] - before == backlog + few
         last_quiet = max(i for i, (account_id, _) in enumerate(finished) if account_id == quiet.id)
         assert last_quiet < backlog // 2, last_quiet
         assert {at for account_id, at in finished if account_id == quiet.id} == {started}
@@ -179,7 +180,7 @@ async def test_management_and_account_buckets_are_independent() -> None:
         sim, fx = world.sim, world.fx
         account = await world.connected_account()
         trading = fx.account(account.id)
-        before = (sim.stats.routes[LIST], sim.stats.routes[QUOTE])
+        before = (sim.stats.routes[LIST], sim.stats.routes[route("quote")])
         backlog, few = 2 * RATE, 10
         finished: list[str] = []
 
@@ -197,7 +198,7 @@ async def test_management_and_account_buckets_are_independent() -> None:
             for _ in range(few):
                 tasks.start_soon(quote)
         assert sim.stats.routes[LIST] - before[0] == backlog
-        assert sim.stats.routes[QUOTE] - before[1] == few
+        assert sim.stats.routes[route("quote")] - before[1] == few
         last_quote = max(i for i, kind in enumerate(finished) if kind == "quote")
         assert last_quote < backlog // 2, last_quote
 
@@ -238,11 +239,11 @@ async def test_default_pacing_matches_the_default_server_limit() -> None:
         sim = world.sim
         account = await world.connected_account()
         trading = world.fx.account(account.id)
-        before = sim.stats.routes[QUOTE]
+        before = sim.stats.routes[route("quote")]
         async with anyio.create_task_group() as tasks:
             for _ in range(3 * RATE):
                 tasks.start_soon(trading.quote, "EURUSD")
-        assert sim.stats.routes[QUOTE] - before == 3 * RATE
+        assert sim.stats.routes[route("quote")] - before == 3 * RATE
 
 
 async def test_bare_and_explicit_routes_share_the_accounts_bucket() -> None:

@@ -33,6 +33,15 @@ from fxsocket_async import (
 )
 from fxsocket_async.simulator import Simulator
 from fxsocket_async.types import Account, OrderCancelled, OrderClosed, OrderModified, OrderOpened
+from tests.helpers.dialects import (
+    is_terminal,
+    missing_order_id,
+    refusal_status,
+    retried,
+    warm_account,
+    warm_symbols,
+)
+from tests.helpers.routes import route
 from tests.helpers.sim import READ_KEY, TRADE_KEY, WAIT, link, make_client, sim_config
 
 pytestmark = pytest.mark.anyio
@@ -43,15 +52,15 @@ RETRY = RetryPolicy(max_attempts=4, initial_delay=0.01, max_delay=0.05, retry_af
 LIST = "GET /v1/accounts"
 LINK = "POST /v1/accounts"
 UNLINK = "DELETE /v1/accounts/{account_id}"
-QUOTE = "GET /v1/accounts/{account_id}/quotes/{symbol}"
-SUMMARY = "GET /v1/accounts/{account_id}/account"
-POSITIONS = "GET /v1/accounts/{account_id}/positions"
-PENDING = "GET /v1/accounts/{account_id}/orders"
-HISTORY = "GET /v1/accounts/{account_id}/history"
-CANDLES = "GET /v1/accounts/{account_id}/candles/{symbol}"
-CREATE = "POST /v1/accounts/{account_id}/orders"
-MODIFY = "PATCH /v1/accounts/{account_id}/orders/{order_id}"
-CLOSE = "DELETE /v1/accounts/{account_id}/orders/{order_id}"
+QUOTE = "quote"  # an operation: see tests.helpers.routes.route
+SUMMARY = "summary"  # an operation: see tests.helpers.routes.route
+POSITIONS = "positions"  # an operation: see tests.helpers.routes.route
+PENDING = "pending"  # an operation: see tests.helpers.routes.route
+HISTORY = "history"  # an operation: see tests.helpers.routes.route
+CANDLES = "candles"  # an operation: see tests.helpers.routes.route
+CREATE = "create"  # an operation: see tests.helpers.routes.route
+MODIFY = "modify"  # an operation: see tests.helpers.routes.route
+CLOSE = "close"  # an operation: see tests.helpers.routes.route
 
 BID, ASK = 1.1000, 1.1002
 
@@ -76,8 +85,9 @@ class Counts:
         self._routes = dict(sim.stats.routes)
         self._stats = fx.stats()
 
-    def __getitem__(self, route: str) -> int:
-        return self._sim.stats.routes[route] - self._routes.get(route, 0)
+    def __getitem__(self, operation: str) -> int:
+        name = route(operation)
+        return self._sim.stats.routes[name] - self._routes.get(name, 0)
 
     @property
     def retries(self) -> int:
@@ -143,6 +153,11 @@ async def test_get_succeeds_through_injected_failures(
     baseline = await send(fx, connected_account.id)
     counts = Counts(sim, fx)
     sim.faults.fail_next(2, **fault)
+    if not retried(fault) and not route.startswith("GET /v1/accounts"):
+        with anyio.fail_after(WAIT), pytest.raises(TerminalNotReadyError):
+            await send(fx, connected_account.id)
+        assert counts[route] == 1
+        return
     with anyio.fail_after(WAIT):
         result = await send(fx, connected_account.id)
     assert type(result) is type(baseline)
@@ -160,6 +175,11 @@ async def test_history_succeeds_through_injected_failures(
     await trading.orders.close(order.id)
     counts = Counts(sim, fx)
     sim.faults.fail_next(2, **fault)
+    if not retried(fault):
+        with anyio.fail_after(WAIT), pytest.raises(TerminalNotReadyError):
+            [trade async for trade in trading.history()]
+        assert counts[HISTORY] == 1
+        return
     with anyio.fail_after(WAIT):
         trades = [trade async for trade in trading.history()]
     assert [t.id for t in trades] == [order.id]
@@ -200,6 +220,11 @@ async def test_modify_succeeds_through_injected_failures(
     order = await trading.orders.create("EURUSD", "BUY", 0.1, sl=1.05, tp=1.15)
     counts = Counts(sim, fx)
     sim.faults.fail_next(2, **fault)
+    if not retried(fault):
+        with anyio.fail_after(WAIT), pytest.raises(TerminalNotReadyError):
+            await trading.orders.modify(order.id, sl=1.06)
+        assert counts[MODIFY] == 1
+        return
     with anyio.fail_after(WAIT):
         reply = await trading.orders.modify(order.id, sl=1.06)
     assert reply.id == order.id
@@ -221,7 +246,12 @@ async def test_close_succeeds_through_injected_failures(
     order = await trading.orders.create("EURUSD", "BUY", 0.1)
     sim.set_price("EURUSD", 1.1050, 1.1052)
     counts = Counts(sim, fx)
-    sim.faults.fail_next(2, **fault)
+    sim.faults.fail_next(2, **fault, route=route(CLOSE))
+    if not retried(fault):
+        with anyio.fail_after(WAIT), pytest.raises(TerminalNotReadyError):
+            await trading.orders.close(order.id)
+        assert counts[CLOSE] == 1
+        return
     with anyio.fail_after(WAIT):
         closed = await trading.orders.close(order.id)
     assert closed.id == order.id
@@ -269,7 +299,7 @@ async def test_server_validation_error_is_raised_at_once(
     # Positive and finite, so it passes local checks; the server refuses the side.
     with pytest.raises(BadRequestError) as caught:
         await trading.orders.create("EURUSD", "BUY_LIMIT", 0.1, price=ASK + 0.0100)
-    assert caught.value.status == 400
+    assert caught.value.status == refusal_status()
     assert caught.value.code == "invalid_price"
     assert counts[CREATE] == 1
     assert counts.retries == 0
@@ -310,7 +340,8 @@ async def test_wrong_key_401_is_not_retried(sim: Simulator) -> None:
         assert counts[LIST] == 1
         with pytest.raises(AuthenticationError):
             await fx.account("acc-1").quote("EURUSD")
-        assert counts[QUOTE] == 1
+        # The quote itself, or (a terminal account) the read of its record first.
+        assert counts.sent == 2
         assert counts.retries == 0
 
 
@@ -327,7 +358,8 @@ async def test_injected_auth_errors_are_not_retried(
     exc_type: type[Exception],
 ) -> None:
     trading = fx.account(connected_account.id)
-    for call, route in [
+    await warm_symbols(trading, "EURUSD")
+    for call, operation in [
         (lambda: trading.summary(), SUMMARY),
         (lambda: trading.orders.create("EURUSD", "BUY", 0.1), CREATE),
         (lambda: fx.accounts.list(), LIST),
@@ -337,7 +369,7 @@ async def test_injected_auth_errors_are_not_retried(
         with pytest.raises(exc_type):
             await call()
         sim.faults.clear()
-        assert counts[route] == 1, route
+        assert counts[operation] == 1, operation
         assert counts.retries == 0
     assert of_type(sim, connected_account.id, OrderOpened) == []
 
@@ -357,7 +389,8 @@ async def test_read_key_403_is_not_retried(
         assert counts.retries == 0
 
 
-async def test_terminal_not_ready_is_not_retried(anyio_backend: str) -> None:
+@pytest.mark.dialects("reference", "terminal")
+async def test_terminal_not_ready_is_not_retried(anyio_backend: str, dialect: str) -> None:
     async with (
         Simulator(sim_config(provision_delay=60)) as sim,
         make_client(sim, retry=RETRY) as fx,
@@ -367,7 +400,9 @@ async def test_terminal_not_ready_is_not_retried(anyio_backend: str) -> None:
         with pytest.raises(TerminalNotReadyError) as caught:
             await fx.account(account.id).summary()
         assert caught.value.status == 503
-        assert counts[SUMMARY] == 1
+        # The reference's summary route answers 503; the terminal dialect, forced, has
+        # no terminal to send to yet: its read of the account's record tells.
+        assert counts.sent == 1
         assert counts.retries == 0
 
 
@@ -405,7 +440,9 @@ async def test_link_is_not_retried_after_500_that_linked(sim: Simulator, fx: Asy
 async def test_link_is_not_retried_after_connection_failure(anyio_backend: str) -> None:
     port = closed_port()
     with anyio.fail_after(WAIT):
-        async with AsyncFxSocket("k", base_url=f"http://127.0.0.1:{port}", retry=RETRY) as fx:
+        async with AsyncFxSocket(
+            "k", base_url=f"http://127.0.0.1:{port}", retry=RETRY, dialect="reference"
+        ) as fx:
             with pytest.raises(ConnectionFailedError):
                 await fx.accounts.link(server="Sim-Demo", login=636363, password="pw")
             assert fx.stats()["requests"] == 1
@@ -433,6 +470,7 @@ async def test_link_is_retried_after_429(
 # ------------------------------------------------------ idempotent orders
 
 
+@pytest.mark.dialects("reference")  # the terminal's route takes no key: see below
 async def test_order_retry_after_server_booked_it_trades_once(
     sim: Simulator,
     fx: AsyncFxSocket,
@@ -461,6 +499,7 @@ async def test_order_retry_after_server_booked_it_trades_once(
     assert order.price == pytest.approx(ASK)
 
 
+@pytest.mark.dialects("reference")  # the terminal's route takes no key: see below
 async def test_order_retries_many_times_still_trades_once(
     sim: Simulator,
     fx: AsyncFxSocket,
@@ -480,6 +519,7 @@ async def test_order_retries_many_times_still_trades_once(
     assert len(of_type(sim, connected_account.id, OrderOpened)) == 1
 
 
+@pytest.mark.dialects("reference")
 @pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
 async def test_order_create_succeeds_through_injected_failures(
     sim: Simulator, fx: AsyncFxSocket, connected_account: Account, prices: None, fault: Any
@@ -495,6 +535,7 @@ async def test_order_create_succeeds_through_injected_failures(
     assert len(of_type(sim, connected_account.id, OrderOpened)) == 1
 
 
+@pytest.mark.dialects("reference")  # the terminal's route takes no key: see below
 async def test_each_create_call_mints_its_own_key(
     sim: Simulator,
     fx: AsyncFxSocket,
@@ -513,6 +554,7 @@ async def test_each_create_call_mints_its_own_key(
     assert len(await trading.positions()) == 2
 
 
+@pytest.mark.dialects("reference")  # the terminal's route takes no key: see below
 async def test_caller_idempotency_key_is_used(
     sim: Simulator,
     fx: AsyncFxSocket,
@@ -539,6 +581,100 @@ async def test_caller_idempotency_key_is_used(
     assert len(of_type(sim, connected_account.id, OrderOpened)) == 1
 
 
+# ------------------------------------------- terminal orders: never re-sent
+
+
+@pytest.mark.dialects("terminal")
+@pytest.mark.parametrize("retry_after", [1, None])
+async def test_a_terminal_order_refused_with_429_is_sent_again(
+    sim: Simulator,
+    fx: AsyncFxSocket,
+    connected_account: Account,
+    prices: None,
+    retry_after: int | None,
+) -> None:
+    # A 429 proves it was not carried out: sending it again cannot trade twice.
+    trading = fx.account(connected_account.id)
+    await warm_symbols(trading, "EURUSD")
+    counts = Counts(sim, fx)
+    sim.faults.fail_next(2, status=429, error="rate_limited", retry_after=retry_after)
+    with anyio.fail_after(WAIT):
+        order = await trading.orders.create("EURUSD", "BUY", 0.1)
+    assert counts[CREATE] == 3
+    assert counts.retries == 2
+    assert [p.id for p in await trading.positions()] == [order.id]
+
+
+@pytest.mark.dialects("terminal")
+@pytest.mark.parametrize("status", [500, 502])
+async def test_a_terminal_order_whose_reply_was_lost_is_found_by_its_marker(
+    sim: Simulator, fx: AsyncFxSocket, connected_account: Account, prices: None, status: int
+) -> None:
+    trading = fx.account(connected_account.id)
+    await warm_symbols(trading, "EURUSD")
+    counts = Counts(sim, fx)
+    sim.faults.fail_next(1, status=status, after=True)  # placed, then the reply lost
+    with anyio.fail_after(WAIT):
+        order = await trading.orders.create("EURUSD", "BUY", 0.1, sl=1.05)
+    assert counts[CREATE] == 1  # looked for, never sent again
+    (position,) = await trading.positions()
+    assert (order.id, order.status, order.sl) == (position.id, "filled", pytest.approx(1.05))
+    assert order.comment == position.comment
+    assert position.comment.startswith("fxsa-")
+    assert len(of_type(sim, connected_account.id, OrderOpened)) == 1
+
+
+@pytest.mark.dialects("terminal")
+async def test_a_terminal_order_that_failed_before_it_was_placed_is_raised_not_resent(
+    sim: Simulator, fx: AsyncFxSocket, connected_account: Account, prices: None
+) -> None:
+    trading = fx.account(connected_account.id)
+    await warm_symbols(trading, "EURUSD")
+    counts = Counts(sim, fx)
+    sim.faults.fail_next(1, status=502, error="bad_gateway")
+    with anyio.fail_after(WAIT), pytest.raises(ServerError) as caught:
+        await trading.orders.create("EURUSD", "BUY", 0.1)
+    assert caught.value.status == 502
+    assert counts[CREATE] == 1
+    assert counts.retries == 0
+    assert await trading.positions() == []
+
+
+@pytest.mark.dialects("terminal")
+async def test_a_terminal_order_with_its_own_comment_is_not_looked_for(
+    sim: Simulator, fx: AsyncFxSocket, connected_account: Account, prices: None
+) -> None:
+    # The caller's comment cannot tell one submission from another: the failure stands.
+    trading = fx.account(connected_account.id)
+    await warm_symbols(trading, "EURUSD")
+    counts = Counts(sim, fx)
+    sim.faults.fail_next(1, status=500, after=True)
+    with anyio.fail_after(WAIT), pytest.raises(ServerError):
+        await trading.orders.create("EURUSD", "BUY", 0.1, comment="grid-1")
+    assert counts[CREATE] == 1
+    (position,) = await trading.positions()  # placed once, and only once
+    assert position.comment == "grid-1"
+
+
+@pytest.mark.dialects("terminal")
+async def test_a_terminal_order_timing_out_is_never_sent_twice(
+    sim: Simulator, connected_account: Account, prices: None
+) -> None:
+    policy = RetryPolicy(max_attempts=4, initial_delay=0.01, max_delay=0.02)
+    async with make_client(sim, retry=policy, timeouts=Timeouts(request=0.2)) as fx:
+        trading = fx.account(connected_account.id)
+        await warm_account(fx, connected_account.id)
+        await warm_symbols(trading, "EURUSD")
+        counts = Counts(sim, fx)
+        sim.faults.set_latency(0.5, account=connected_account.id)
+        try:
+            with anyio.fail_after(WAIT), pytest.raises(TimeoutError):
+                await trading.orders.create("EURUSD", "BUY", 0.1)
+        finally:
+            sim.faults.set_latency(0, account=connected_account.id)
+        assert counts[CREATE] == 1
+
+
 # ------------------------------------------------------------ close retried
 
 
@@ -550,7 +686,7 @@ async def test_retried_close_that_went_through_returns_the_close(
     sim.set_price("EURUSD", 1.1050, 1.1052)
     counts = Counts(sim, fx)
     # The first DELETE closes the position, then its reply is lost: the retry gets 404.
-    sim.faults.fail_next(1, status=500, after=True)
+    sim.faults.fail_next(1, status=500, after=True, route=route(CLOSE))
     with anyio.fail_after(WAIT):
         closed = await trading.orders.close(order.id)
     assert counts[CLOSE] == 2
@@ -571,7 +707,8 @@ async def test_retried_cancel_that_went_through_returns_cancelled(
     trading = fx.account(connected_account.id)
     order = await trading.orders.create("EURUSD", "BUY_LIMIT", 0.1, price=1.0900)
     assert order.status == "pending"
-    sim.faults.fail_next(1, status=503, error="unavailable", after=True)
+    fault = {"status": 503 if not is_terminal() else 502, "error": "unavailable"}
+    sim.faults.fail_next(1, **fault, after=True, route=route(CLOSE))
     with anyio.fail_after(WAIT):
         closed = await trading.orders.close(order.id)
     assert closed.id == order.id
@@ -587,7 +724,7 @@ async def test_close_of_unknown_order_is_not_found_after_one_look_at_the_history
     # the DELETE itself); an order that was never there is still NotFoundError.
     counts = Counts(sim, fx)
     with pytest.raises(NotFoundError):
-        await fx.account(connected_account.id).orders.close("ord_missing")
+        await fx.account(connected_account.id).orders.close(missing_order_id())
     assert counts[CLOSE] == 1
     assert counts.retries == 0
     assert counts[HISTORY] == 1
@@ -599,9 +736,9 @@ async def test_retried_close_of_an_order_that_never_existed_is_not_found(
     # A retry that meets 404 for an order this call never saw open: history does not
     # list it (it never existed), so NotFoundError stands.
     counts = Counts(sim, fx)
-    sim.faults.fail_next(1, status=500)
+    sim.faults.fail_next(1, status=500, route=route(CLOSE))
     with pytest.raises(NotFoundError):
-        await fx.account(connected_account.id).orders.close("ord_never_was")
+        await fx.account(connected_account.id).orders.close(missing_order_id())
     assert counts[CLOSE] == 2
     assert counts[HISTORY] >= 1
 
@@ -614,6 +751,7 @@ async def test_retries_stop_after_max_attempts_and_raise_the_last_error(
 ) -> None:
     policy = RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.02)
     async with make_client(sim, retry=policy) as fx:
+        await warm_account(fx, connected_account.id)
         counts = Counts(sim, fx)
         sim.faults.fail_next(1, status=500, message="first")
         sim.faults.fail_next(1, status=502, error="bad_gateway", message="second")
@@ -634,6 +772,7 @@ async def test_rate_limited_retries_stop_after_max_attempts(
 ) -> None:
     policy = RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.02, retry_after_cap=0.01)
     async with make_client(sim, retry=policy) as fx:
+        await warm_account(fx, connected_account.id)
         counts = Counts(sim, fx)
         sim.faults.fail_next(5, status=429, error="rate_limited", retry_after=2)
         with anyio.fail_after(WAIT), pytest.raises(RateLimitedError) as caught:
@@ -648,6 +787,7 @@ async def test_retries_stop_after_max_elapsed(sim: Simulator, connected_account:
     """A cap on total time: far fewer attempts than max_attempts when every one fails."""
     policy = RetryPolicy(max_attempts=1000, initial_delay=0.02, max_delay=0.02, max_elapsed=0.2)
     async with make_client(sim, retry=policy) as fx:
+        await warm_account(fx, connected_account.id)
         counts = Counts(sim, fx)
         sim.faults.fail_next(1000, status=500)
         try:
@@ -662,6 +802,7 @@ async def test_retries_stop_after_max_elapsed(sim: Simulator, connected_account:
 async def test_timeouts_are_retried_for_reads(sim: Simulator, connected_account: Account) -> None:
     policy = RetryPolicy(max_attempts=2, initial_delay=0.01, max_delay=0.02)
     async with make_client(sim, retry=policy, timeouts=Timeouts(request=0.05)) as fx:
+        await warm_account(fx, connected_account.id)
         counts = Counts(sim, fx)
         sim.faults.latency = 0.3  # every reply comes too late
         try:
@@ -678,6 +819,7 @@ async def test_max_attempts_one_turns_retries_off(
     sim: Simulator, connected_account: Account
 ) -> None:
     async with make_client(sim, retry=RetryPolicy(max_attempts=1)) as fx:
+        await warm_account(fx, connected_account.id)
         counts = Counts(sim, fx)
         sim.faults.fail_next(1, status=500)
         with pytest.raises(ServerError):
@@ -693,6 +835,8 @@ async def test_trade_key_create_survives_retry(
 ) -> None:
     # Keys of one owner see the same accounts; a trade-scoped key places orders.
     async with make_client(sim, key=TRADE_KEY, retry=RETRY) as trader:
+        await warm_account(trader, connected_account.id)
+        await warm_symbols(trader.account(connected_account.id), "EURUSD")
         sim.faults.fail_next(1, status=500, after=True)
         with anyio.fail_after(WAIT):
             order = await trader.account(connected_account.id).orders.create("EURUSD", "BUY", 0.1)

@@ -73,7 +73,9 @@ async def test_an_empty_reply_where_a_body_is_due_is_a_protocol_error(status: in
             "GET /v1/accounts",
         ):
             rogue.replies[route] = empty
-        async with AsyncFxSocket("k", base_url=rogue.base_url, retry=NO_RETRY) as fx:
+        async with AsyncFxSocket(
+            "k", base_url=rogue.base_url, retry=NO_RETRY, dialect="reference"
+        ) as fx:
             trading = fx.account(ACCOUNT)
             for call in (
                 lambda: trading.quote("EURUSD"),
@@ -90,7 +92,9 @@ async def test_a_reply_nested_too_deeply_is_a_protocol_error() -> None:
     async with rogue_server() as rogue:
         rogue.replies[f"GET /v1/accounts/{ACCOUNT}/quotes/EURUSD"] = Canned(200, nested(1200))
         rogue.replies[f"GET /v1/accounts/{ACCOUNT}/positions"] = Canned(500, nested(1200))
-        async with AsyncFxSocket("k", base_url=rogue.base_url, retry=NO_RETRY) as fx:
+        async with AsyncFxSocket(
+            "k", base_url=rogue.base_url, retry=NO_RETRY, dialect="reference"
+        ) as fx:
             with anyio.fail_after(WAIT), pytest.raises(ProtocolError) as caught:
                 await fx.account(ACCOUNT).quote("EURUSD")
             assert "nested too deeply" in caught.value.message
@@ -106,7 +110,9 @@ async def test_the_watcher_survives_a_204_and_hands_it_to_its_waiters() -> None:
     async with rogue_server() as rogue:
         rogue.replies[f"GET /v1/accounts/{ACCOUNT}"] = Canned(200, ACCOUNT_JSON)
         rogue.replies["GET /v1/accounts"] = Canned(204)
-        async with AsyncFxSocket("k", base_url=rogue.base_url, retry=NO_RETRY) as fx:
+        async with AsyncFxSocket(
+            "k", base_url=rogue.base_url, retry=NO_RETRY, dialect="reference"
+        ) as fx:
             with anyio.fail_after(WAIT), pytest.raises(ProtocolError) as caught:
                 await fx.accounts.wait_connected(ACCOUNT, timeout=5)
             assert caught.value.status == 204
@@ -185,7 +191,7 @@ async def test_a_broken_connection_carries_no_secret_in_its_chain() -> None:
     async with rogue_server() as rogue:
         url = rogue.base_url
     # The server is gone: its port refuses connections.
-    async with AsyncFxSocket(secret, base_url=url, retry=NO_RETRY) as fx:
+    async with AsyncFxSocket(secret, base_url=url, retry=NO_RETRY, dialect="reference") as fx:
         with anyio.fail_after(WAIT), pytest.raises(ConnectionFailedError) as caught:
             await fx.accounts.list()
     assert foreign(caught.value) == []
@@ -195,6 +201,7 @@ async def test_a_broken_connection_carries_no_secret_in_its_chain() -> None:
 # ------------------------------------------------------------ nothing hangs
 
 
+@pytest.mark.dialects("reference")  # ws_url is the reference's socket; a terminal's: stream/
 @pytest.mark.parametrize("path", ["/v1/strem", "", "/"])
 async def test_a_wrong_stream_url_is_a_configuration_error_at_once(
     sim: Simulator, connected_account: Account, path: str
@@ -214,6 +221,7 @@ async def test_a_wrong_stream_url_is_a_configuration_error_at_once(
         assert sim.stats.ws_handshakes == handshakes
 
 
+@pytest.mark.dialects("reference")
 async def test_a_dead_stream_port_fails_the_first_subscription_within_the_connect_timeout(
     sim: Simulator, connected_account: Account
 ) -> None:
@@ -264,7 +272,7 @@ async def test_reconnects_after_a_first_success_keep_retrying_and_log_warnings(
         with anyio.fail_after(WAIT):
             async with (
                 fx.quotes("EURUSD", account=account.id),
-                fx.connection().watch() as states,
+                fx.connection(account.id).watch() as states,
             ):
                 sim.faults.refuse_handshakes(status=503)
                 sim.faults.drop_connections()
@@ -273,7 +281,7 @@ async def test_reconnects_after_a_first_success_keep_retrying_and_log_warnings(
                     if state.state == "reconnecting" and state.attempt >= 3:
                         break
                 sim.faults.accept_handshakes()
-                await fx.connection().wait_for("live")
+                await fx.connection(account.id).wait_for("live")
     reconnecting = [s for s in seen if s.state == "reconnecting"]
     assert [s.attempt for s in reconnecting] == [1, 2, 3]
     assert reconnecting[0].reason  # what ended the connection

@@ -35,13 +35,14 @@ from fxsocket_async import (
 )
 from fxsocket_async.simulator import ApiKey, Simulator
 from fxsocket_async.types import Account
-from tests.helpers.routes import watch_routes
+from tests.helpers.dialects import is_terminal, missing_order_id, warm_symbols
+from tests.helpers.routes import route, watch_routes
 from tests.helpers.sim import FULL_KEY, WAIT, link, make_client, sim_config
 
 pytestmark = pytest.mark.anyio
 
-QUOTE = "GET /v1/accounts/{account_id}/quotes/{symbol}"
-HISTORY = "GET /v1/accounts/{account_id}/history"
+QUOTE = "quote"  # operations: route() names them in the test's dialect
+HISTORY = "history"
 #: Words that teardown trouble prints: aiohttp, asyncio and Python itself.
 TROUBLE = ("unclosed", "was destroyed", "never awaited", "exception was never retrieved")
 
@@ -337,7 +338,7 @@ async def test_exit_cancelled_by_a_deadline_mid_request(
     """A request in flight (the server is slow) when the block is left by a deadline."""
     baseline = asyncio.all_tasks()
     routes = watch_routes(sim)
-    quotes_before = routes[QUOTE]
+    quotes_before = routes[route(QUOTE)]
     sim.faults.latency = 0.5
     try:
         with no_teardown_trouble(caplog), anyio.fail_after(5):
@@ -350,7 +351,7 @@ async def test_exit_cancelled_by_a_deadline_mid_request(
 
                         async def cancel_when_sent() -> None:
                             # All five have reached the (slow) server: cancel mid-request.
-                            await routes.reached(QUOTE, quotes_before + 5)
+                            await routes.reached(route(QUOTE), quotes_before + 5)
                             outer.cancel()
 
                         tasks.start_soon(cancel_when_sent)
@@ -371,14 +372,14 @@ async def test_abandoned_history_with_prefetch_in_flight(
             for _ in range(3):
                 order = await trading.orders.create("EURUSD", "BUY", 0.01)
                 await trading.orders.close(order.id)
-            before = routes[HISTORY]
+            before = routes[route(HISTORY)]
             got = []
             async for trade in trading.history(page_size=1):
                 got.append(trade)
                 # Slow the server before the prefetch of page 2 goes out, then wait
                 # until it has reached the server: it is in flight when we leave.
                 sim.faults.latency = 1.0
-                await routes.reached(HISTORY, before + 2)
+                await routes.reached(route(HISTORY), before + 2)
                 break
             assert len(got) == 1
         sim.faults.latency = 0
@@ -426,7 +427,8 @@ def _texts(value: object) -> list[str]:
     return out
 
 
-async def test_secrets_never_appear(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.dialects("reference", "terminal")  # the terminal's key rides in its socket URL
+async def test_secrets_never_appear(caplog: pytest.LogCaptureFixture, dialect: str) -> None:
     # Every logger at DEBUG: ours, the simulator's (and its access log), aiohttp's, asyncio's.
     caplog.set_level(logging.DEBUG)
     names = ["fxsocket_async", "fxsocket_async.simulator", "fxsocket_async.simulator.access"]
@@ -505,8 +507,11 @@ async def _secrets_session(caplog: pytest.LogCaptureFixture) -> None:
                 # A retried request of each kind, and every returned Struct.
                 sim.faults.fail_next(1, status=500)
                 keep(await trading.quote("EURUSD"))
+                await warm_symbols(trading, "EURUSD")
                 sim.faults.fail_next(1, status=500, after=True)
-                order = await trading.orders.create("EURUSD", "BUY", 0.1, sl=1.0, comment="c")
+                # Replayed with its key (reference), or found by its marker (terminal).
+                comment = None if is_terminal() else "c"
+                order = await trading.orders.create("EURUSD", "BUY", 0.1, sl=1.0, comment=comment)
                 keep(order)
                 keep(await trading.orders.modify(order.id, sl=1.01))
                 keep(await trading.summary(), await trading.positions())
@@ -521,12 +526,23 @@ async def _secrets_session(caplog: pytest.LogCaptureFixture) -> None:
                 with expect(NotFoundError):
                     await fx.accounts.get("acc-missing")
                 with expect(NotFoundError):
-                    await trading.orders.close("ord_missing")
+                    await trading.orders.close(missing_order_id())
                 # Retries exhausted: the last error.
-                sim.faults.fail_next(5, status=503, error="unavailable")
+                sim.faults.fail_next(5, status=502, error="bad_gateway")
                 with expect(ServerError):
                     await trading.summary()
                 sim.faults.clear()
+                # Streams (a terminal's socket carries the key in its URL), a lost
+                # connection and its reconnect, which are logged.
+                async with (
+                    fx.quotes("EURUSD", account=account.id) as quotes,
+                    fx.events(account=account.id) as events,
+                ):
+                    sim.set_price("EURUSD", 1.1000, 1.1002)
+                    keep(await quotes.__anext__())
+                    sim.faults.drop_connections()
+                    keep(await events.__anext__())  # the StreamGap of the reconnect
+                    keep(fx.stats(), fx.connection(account.id).state, quotes, events)
                 # A request that times out.
                 sim.faults.latency = 0.3
                 async with make_client(

@@ -18,6 +18,7 @@ import pytest
 from fxsocket_async import REMOVE, AccountClient, AsyncFxSocket, FxSocketError, ValidationError
 from fxsocket_async.simulator import Simulator
 from fxsocket_async.types import Account
+from tests.helpers.routes import route
 from tests.helpers.sim import PASSWORD, SERVER, WAIT, next_login
 
 pytestmark = pytest.mark.anyio
@@ -125,7 +126,7 @@ async def test_lower_case_market_type_is_sent_upper_case(
         order = await fx.account(connected_account.id).orders.create("EURUSD", given, 0.1)
     # The simulator accepts only the canonical upper-case types.
     assert (order.type, order.status) == (sent, "filled")
-    assert sim.stats.routes["POST /v1/accounts/{account_id}/orders"] == 1
+    assert sim.stats.routes[route("create")] == 1
 
 
 async def test_lower_case_pending_type_is_sent_upper_case(

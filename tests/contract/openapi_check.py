@@ -1,4 +1,4 @@
-"""Reading docs/openapi.json and checking real replies against it.
+"""Reading the OpenAPI documents and checking real replies against them.
 
 ``Checker.call`` sends one request for a documented operation and checks the
 reply: its status is one the operation lists, the headers that response
@@ -6,6 +6,10 @@ requires are there (and match their schemas), and its body validates against
 the documented schema (JSON Schema Draft 2020-12, ``$ref`` resolved within the
 document). It records which statuses each operation has shown, so a test can
 demand that every documented status was seen.
+
+Two documents: ``docs/openapi.json`` (the reference dialect; the module-level
+functions read it) and ``docs/openapi-terminal.json`` (the terminal dialect,
+``TERMINAL``). A ``Spec`` reads one.
 """
 
 from __future__ import annotations
@@ -25,105 +29,125 @@ from fxsocket_async.simulator import Simulator
 
 from .helpers import FULL, Api, Reply
 
-DOCUMENT_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
-DOCUMENT: dict[str, Any] = json.loads(DOCUMENT_PATH.read_text())
-BASE = "urn:fxsocket-simulator:openapi"
-REGISTRY: Registry[Any] = Registry().with_resource(
-    BASE, Resource.from_contents(DOCUMENT, default_specification=DRAFT202012)
-)
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace")
 STREAM = "/v1/stream"
+TERMINAL_STREAM = "/terminal/{account_id}/ws"
+#: The handshake routes: not counted as REST requests by the simulator.
+HANDSHAKES = (STREAM, TERMINAL_STREAM)
 
 Operation = tuple[str, str]  # (METHOD, path template)
 
 
-def operations() -> list[Operation]:
-    """Every documented (METHOD, path template), sorted."""
-    return sorted(
-        (method.upper(), path)
-        for path, item in DOCUMENT["paths"].items()
-        for method in item
-        if method in METHODS
-    )
-
-
-def operation(method: str, template: str) -> dict[str, Any]:
-    return DOCUMENT["paths"][template][method.lower()]  # type: ignore[no-any-return]
-
-
-def documented_statuses(method: str, template: str) -> set[int]:
-    return {int(status) for status in operation(method, template)["responses"]}
-
-
-def methods_of(template: str) -> list[str]:
-    return sorted(m.upper() for m in DOCUMENT["paths"][template] if m in METHODS)
-
-
 def pointer(*parts: str) -> str:
-    """A JSON pointer into the document, as a URI fragment (``referencing`` reads
+    """A JSON pointer into a document, as a URI fragment (``referencing`` reads
     ``{`` and ``}`` as they are)."""
     return "#" + "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
-
-
-def lookup(ref: str) -> Any:
-    """The document's node at a local ``#/...`` reference."""
-    node: Any = DOCUMENT
-    for part in ref.removeprefix("#/").split("/"):
-        node = node[part.replace("~1", "/").replace("~0", "~")]
-    return node
-
-
-def resolve(node: dict[str, Any], at: str) -> tuple[dict[str, Any], str]:
-    """Follow OpenAPI Reference Objects; returns the node and its pointer."""
-    for _ in range(10):
-        if "$ref" not in node:
-            return node, at
-        at = node["$ref"]
-        node = lookup(at)
-    raise AssertionError(f"a $ref loop at {at}")
-
-
-def validate(instance: Any, at: str, what: str) -> None:
-    """Validate ``instance`` against the schema at pointer ``at`` of the document."""
-    validator = Draft202012Validator({"$ref": BASE + at}, registry=REGISTRY)
-    error = best_match(validator.iter_errors(instance))
-    if error is not None:
-        raise AssertionError(
-            f"{what} does not match {at}: {error.message} "
-            f"(at {error.json_path}; schema path {'/'.join(map(str, error.schema_path))})"
-        )
-
-
-def check_response(response: dict[str, Any], at: str, reply: Reply, what: str) -> None:
-    """``reply`` against one documented Response Object (at pointer ``at``)."""
-    response, at = resolve(response, at)
-    for name, header in response.get("headers", {}).items():
-        header, header_at = resolve(header, f"{at}/headers/{name}")
-        value = reply.headers.get(name)
-        if value is None:
-            assert not header.get("required"), f"{what}: no {name} header, which is required"
-            continue
-        validate(value, f"{header_at}/schema", f"{what}: header {name}")
-    content = response.get("content")
-    if content is None:
-        assert reply.text == "", f"{what}: a body where none is documented: {reply!r}"
-        return
-    media = reply.headers.get("Content-Type", "").split(";")[0].strip()
-    assert media in content, f"{what}: Content-Type {media!r}, documented {sorted(content)}"
-    validate(reply.body, pointer(*_parts(at), "content", media, "schema"), what)
 
 
 def _parts(at: str) -> list[str]:
     return [p.replace("~1", "/").replace("~0", "~") for p in at.removeprefix("#/").split("/")]
 
 
+class Spec:
+    """One OpenAPI document: its operations, schemas and reply checks."""
+
+    def __init__(self, name: str) -> None:
+        self.path = DOCS / name
+        self.document: dict[str, Any] = json.loads(self.path.read_text())
+        self.base = f"urn:fxsocket-simulator:{name}"
+        self.registry: Registry[Any] = Registry().with_resource(
+            self.base, Resource.from_contents(self.document, default_specification=DRAFT202012)
+        )
+
+    def operations(self) -> list[Operation]:
+        """Every documented (METHOD, path template), sorted."""
+        return sorted(
+            (method.upper(), path)
+            for path, item in self.document["paths"].items()
+            for method in item
+            if method in METHODS
+        )
+
+    def operation(self, method: str, template: str) -> dict[str, Any]:
+        return self.document["paths"][template][method.lower()]  # type: ignore[no-any-return]
+
+    def documented_statuses(self, method: str, template: str) -> set[int]:
+        return {int(status) for status in self.operation(method, template)["responses"]}
+
+    def methods_of(self, template: str) -> list[str]:
+        return sorted(m.upper() for m in self.document["paths"][template] if m in METHODS)
+
+    def lookup(self, ref: str) -> Any:
+        """The document's node at a local ``#/...`` reference."""
+        node: Any = self.document
+        for part in ref.removeprefix("#/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+    def resolve(self, node: dict[str, Any], at: str) -> tuple[dict[str, Any], str]:
+        """Follow OpenAPI Reference Objects; returns the node and its pointer."""
+        for _ in range(10):
+            if "$ref" not in node:
+                return node, at
+            at = node["$ref"]
+            node = self.lookup(at)
+        raise AssertionError(f"a $ref loop at {at}")
+
+    def validate(self, instance: Any, at: str, what: str) -> None:
+        """Validate ``instance`` against the schema at pointer ``at`` of the document."""
+        validator = Draft202012Validator({"$ref": self.base + at}, registry=self.registry)
+        error = best_match(validator.iter_errors(instance))
+        if error is not None:
+            raise AssertionError(
+                f"{what} does not match {at}: {error.message} "
+                f"(at {error.json_path}; schema path {'/'.join(map(str, error.schema_path))})"
+            )
+
+    def check_response(self, response: dict[str, Any], at: str, reply: Reply, what: str) -> None:
+        """``reply`` against one documented Response Object (at pointer ``at``)."""
+        response, at = self.resolve(response, at)
+        for name, header in response.get("headers", {}).items():
+            header, header_at = self.resolve(header, f"{at}/headers/{name}")
+            value = reply.headers.get(name)
+            if value is None:
+                assert not header.get("required"), f"{what}: no {name} header, which is required"
+                continue
+            self.validate(value, f"{header_at}/schema", f"{what}: header {name}")
+        content = response.get("content")
+        if content is None:
+            assert reply.text == "", f"{what}: a body where none is documented: {reply!r}"
+            return
+        media = reply.headers.get("Content-Type", "").split(";")[0].strip()
+        assert media in content, f"{what}: Content-Type {media!r}, documented {sorted(content)}"
+        self.validate(reply.body, pointer(*_parts(at), "content", media, "schema"), what)
+
+
+REFERENCE = Spec("openapi.json")
+TERMINAL = Spec("openapi-terminal.json")
+
+# The reference document, as the module's functions.
+DOCUMENT: dict[str, Any] = REFERENCE.document
+BASE = REFERENCE.base
+REGISTRY = REFERENCE.registry
+operations = REFERENCE.operations
+operation = REFERENCE.operation
+documented_statuses = REFERENCE.documented_statuses
+methods_of = REFERENCE.methods_of
+lookup = REFERENCE.lookup
+resolve = REFERENCE.resolve
+validate = REFERENCE.validate
+check_response = REFERENCE.check_response
+
+
 class Checker:
     """Sends requests for documented operations and checks every reply."""
 
-    def __init__(self, api: Api, sim: Simulator, key: str = FULL) -> None:
+    def __init__(self, api: Api, sim: Simulator, key: str = FULL, spec: Spec = REFERENCE) -> None:
         self.api = api
         self.sim = sim
         self.key = key
+        self.spec = spec
         self.seen: defaultdict[Operation, set[int]] = defaultdict(set)
 
     async def call(
@@ -140,7 +164,7 @@ class Checker:
 
         ``key`` defaults to the checker's (``None``: send none). ``request``
         goes to ``Api.request`` (``json_body``, ``data``, ``params``,
-        ``headers``). The reply must have status ``expect``.
+        ``headers``, ``auth``). The reply must have status ``expect``.
         """
         key = self.key if key == "" else key
         concrete = template.format(**{k: quote(v, safe="") for k, v in (path or {}).items()})
@@ -148,13 +172,13 @@ class Checker:
         before = self.sim.stats.routes[route]
         reply = await self.api.request(method, concrete, key=key, **request)
         what = f"{method} {concrete} -> {reply.status}"
-        if template != STREAM:  # the handshake route is not counted
+        if template not in HANDSHAKES:  # the handshake routes are not counted
             assert self.sim.stats.routes[route] == before + 1, f"{what}: not routed to {template}"
-        responses = operation(method, template)["responses"]
+        responses = self.spec.operation(method, template)["responses"]
         assert str(reply.status) in responses, (
             f"{what}: status not documented (documented: {sorted(responses)}); {reply!r}"
         )
-        check_response(
+        self.spec.check_response(
             responses[str(reply.status)],
             pointer("paths", template, method.lower(), "responses", str(reply.status)),
             reply,
@@ -166,4 +190,4 @@ class Checker:
 
     def check_global(self, name: str, reply: Reply, what: str) -> None:
         """A reply documented once for every path: components/responses/``name``."""
-        check_response({"$ref": f"#/components/responses/{name}"}, "", reply, what)
+        self.spec.check_response({"$ref": f"#/components/responses/{name}"}, "", reply, what)

@@ -16,9 +16,36 @@ import anyio
 from fxsocket_async._clock import Clock
 from fxsocket_async.simulator import Simulator
 
-from .sim import WAIT
+from .sim import ACTIVE, WAIT
 
-__all__ = ["RouteCounter", "watch_routes"]
+__all__ = ["RouteCounter", "route", "watch_routes"]
+
+_TERMINAL = "/terminal/{account_id}"
+#: One account's operations and the route that carries each, per dialect.
+_ROUTES: dict[str, tuple[str, str]] = {
+    "summary": ("GET /v1/accounts/{account_id}/account", f"GET {_TERMINAL}/AccountSummary"),
+    "positions": ("GET /v1/accounts/{account_id}/positions", f"GET {_TERMINAL}/OpenedOrders"),
+    "pending": ("GET /v1/accounts/{account_id}/orders", f"GET {_TERMINAL}/OpenedOrders"),
+    "quote": ("GET /v1/accounts/{account_id}/quotes/{symbol}", f"GET {_TERMINAL}/getQuote"),
+    "candles": ("GET /v1/accounts/{account_id}/candles/{symbol}", f"GET {_TERMINAL}/PriceHistory"),
+    "history": ("GET /v1/accounts/{account_id}/history", f"GET {_TERMINAL}/PositionHistory"),
+    "create": ("POST /v1/accounts/{account_id}/orders", f"POST {_TERMINAL}/OrderSend"),
+    "modify": (
+        "PATCH /v1/accounts/{account_id}/orders/{order_id}",
+        f"POST {_TERMINAL}/OrderModify",
+    ),
+    "close": ("DELETE /v1/accounts/{account_id}/orders/{order_id}", f"POST {_TERMINAL}/OrderClose"),
+}
+
+
+def route(operation: str, dialect: str | None = None) -> str:
+    """The simulator's route name of one account ``operation`` in ``dialect`` (default:
+    the dialect the test runs in; "auto" means the terminal's, as the simulator serves it).
+    A route name itself (``"GET /v1/accounts"``) is returned as it is."""
+    if operation not in _ROUTES:
+        return operation
+    reference, terminal = _ROUTES[operation]
+    return reference if (dialect or ACTIVE["dialect"]) == "reference" else terminal
 
 
 class RouteCounter(Counter[str]):

@@ -22,6 +22,7 @@ from fxsocket_async.types import Account
 from .fake_time import Autojump, DrivenClock, autojump
 
 __all__ = [
+    "ACTIVE",
     "FAST_RETRY",
     "FAST_WATCHER",
     "FULL_KEY",
@@ -55,6 +56,10 @@ WAIT = 10.0
 
 _logins = count(700001)
 
+#: The dialect the client suites run in: set per test by the ``dialect`` fixture of
+#: tests/client and tests/stream (each of their tests runs in both); "auto" elsewhere.
+ACTIVE: dict[str, str] = {"dialect": "auto"}
+
 
 def next_login() -> int:
     """A login no other test of this process has linked."""
@@ -64,11 +69,16 @@ def next_login() -> int:
 def sim_config(**overrides: Any) -> SimulatorConfig:
     """The suites' simulator: three keys of one owner, fast provisioning, a still market."""
     fields: dict[str, Any] = {
+        "terminal": ACTIVE["dialect"] != "reference",
         "api_keys": KEYS,
         "provision_delay": 0.05,
         "seed": 1,
         "quote_interval": None,
         "rate_limit": None,
+        "terminal_interval": None,
+        # A test's burst is written out in one go: a terminal socket's slow-client
+        # drops are for the tests that ask for them (terminal_queue_limit=...).
+        "terminal_queue_limit": 100_000,
     }
     fields.update(overrides)
     return SimulatorConfig(**fields)
@@ -84,6 +94,7 @@ async def make_client(
         "ws_url": sim.ws_url,
         "watcher": FAST_WATCHER,
         "retry": FAST_RETRY,
+        "dialect": ACTIVE["dialect"],
     }
     options.update(kw)
     async with AsyncFxSocket(key, **options) as fx:
@@ -151,8 +162,8 @@ async def fake_time_session(
         Simulator(config, monotonic=clock.monotonic) as sim,
         make_client(sim, key, clock=clock, **client) as fx,
     ):
-        assert fx._rest is not None
-        transport = fx._rest.transport
+        assert fx._parts is not None
+        transport = fx._parts.rest.transport
         async with autojump(clock, transport, stall_every=stall_every, stall_for=stall_for) as d:
             with anyio.fail_after(real_timeout):
                 yield FakeTimeSession(clock, sim, fx, d)

@@ -44,6 +44,12 @@ async def make_streaming_client(
         yield fx
 
 
+@pytest.fixture(autouse=True)
+def in_every_dialect(dialect: str) -> str:
+    """Every test of this suite runs against both dialects (root conftest's ``dialect``)."""
+    return dialect
+
+
 @pytest.fixture
 async def fx(sim: Simulator) -> AsyncIterator[AsyncFxSocket]:
     async with make_streaming_client(sim) as session:

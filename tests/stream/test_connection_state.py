@@ -28,9 +28,9 @@ async def test_a_session_goes_idle_connecting_live_reconnecting_live_closed(
 ) -> None:
     seen: list[ConnectionState] = []
     async with make_streaming_client(sim) as fx:
-        status = fx.connection()
-        assert status.state.state == "idle"
         account = await link(fx, connected=True)
+        status = fx.connection(account.id)
+        assert status.state.state == "idle"
         with anyio.fail_after(WAIT):
             async with status.watch() as states:
                 async with fx.quotes("EURUSD", account=account.id):
@@ -56,11 +56,11 @@ async def test_wait_for_returns_at_once_when_already_there_and_times_out_otherwi
 ) -> None:
     async with make_streaming_client(sim) as client:
         with anyio.fail_after(WAIT):
-            await client.connect_stream()
-            live = await client.connection().wait_for("live")
+            await client.connect_stream(account=account.id)
+            live = await client.connection(account.id).wait_for("live")
         assert live.state == "live"
         with anyio.fail_after(WAIT), pytest.raises(TimeoutError) as caught:
-            await client.connection().wait_for("reconnecting", timeout=0.05)
+            await client.connection(account.id).wait_for("reconnecting", timeout=0.05)
         assert "reconnecting" in str(caught.value)
         assert "live" in str(caught.value)
 
@@ -87,7 +87,7 @@ async def test_quotes_silent_for_half_their_deadline_make_it_degraded_until_one_
         fake_time_session(sim, policy) as (fx, account, clock),
         fx.quotes("EURUSD", account=account.id) as quotes,
     ):
-        status = fx.connection()
+        status = fx.connection(account.id)
         with anyio.fail_after(WAIT):
             await status.wait_for("live")
             await poll(lambda: clock.sleepers > 0, timeout=WAIT, what="the ticker")

@@ -41,6 +41,7 @@ from fxsocket_async.types import (
     OrderOpened,
     StreamGap,
 )
+from tests.helpers.dialects import is_terminal
 
 from .conftest import WAIT, link, make_streaming_client, sim_config
 
@@ -76,12 +77,36 @@ class Consumer:
         return [e for e in self.events if isinstance(e, ORDER_EVENTS)]
 
 
-def lifecycles(events: list[Any]) -> dict[str, list[tuple[str, Any]]]:
-    """Order events grouped by order id: ``[(kind, data), ...]`` in arrival order."""
-    by_id: dict[str, list[tuple[str, Any]]] = {}
+def comparable(event: Any) -> tuple[Any, ...]:
+    """What of an order event both dialects must tell alike.
+
+    On the reference routes that is the whole event data, as the ledger has it. The
+    terminal rebuilds order events from open-orders snapshots and deals (no ``seq``;
+    tickets for ids, which the ledger writes ``ord_<ticket>``): there it is the kind,
+    the id, and the facts a terminal reports of that kind.
+    """
+    kind, data = type(event).__name__, event.data
+    if not is_terminal():
+        return (kind, data)
+    order = data.id.removeprefix("ord_")
+    if isinstance(event, OrderOpened):
+        return (kind, order, data.symbol, data.type, data.volume, round(data.price, 5))
+    if isinstance(event, OrderModified):
+        return (kind, order, data.sl, data.tp)
+    if isinstance(event, OrderFilled):
+        return (kind, order, round(data.price, 5))
+    if isinstance(event, OrderClosed):
+        return (kind, order, round(data.close_price, 5))
+    return (kind, order)
+
+
+def lifecycles(events: list[Any]) -> dict[str, list[tuple[Any, ...]]]:
+    """Order events grouped by order id, each as ``comparable`` says, in arrival order."""
+    by_id: dict[str, list[tuple[Any, ...]]] = {}
     for event in events:
         if isinstance(event, ORDER_EVENTS):
-            by_id.setdefault(event.data.id, []).append((type(event).__name__, event.data))
+            key = comparable(event)
+            by_id.setdefault(key[1] if is_terminal() else event.data.id, []).append(key)
     return by_id
 
 
@@ -91,13 +116,29 @@ def ledger_orders(sim: Simulator, account_id: str) -> list[Any]:
 
 def has_seen_all(ledger: list[Any]) -> Callable[[list[Any]], bool]:
     """True once every ledger order event (kind, data) is among the consumer's events."""
-    wanted = Counter((type(e).__name__, e.data) for e in ledger)
+    wanted = Counter(comparable(e) for e in ledger)
 
     def done(events: list[Any]) -> bool:
-        seen = Counter((type(e).__name__, e.data) for e in events if isinstance(e, ORDER_EVENTS))
+        seen = Counter(comparable(e) for e in events if isinstance(e, ORDER_EVENTS))
         return not (wanted - seen)
 
     return done
+
+
+async def wait_seen_all(consumers: list[Consumer], sim: Simulator, account_id: str) -> None:
+    """Every consumer has seen every ledger order event; else fail saying what is missing."""
+    expected = ledger_orders(sim, account_id)
+    wanted = Counter(comparable(e) for e in expected)
+    for consumer in consumers:
+        with anyio.move_on_after(WAIT) as waited:
+            await consumer.wait_until(has_seen_all(expected))
+        if waited.cancelled_caught:
+            seen = Counter(comparable(e) for e in consumer.order_events())
+            tail = [
+                (type(e).__name__, getattr(e, "recovered", None), getattr(e, "data", None))
+                for e in consumer.events[-10:]
+            ]
+            raise AssertionError(f"{consumer.name} misses {wanted - seen}; its last: {tail}")
 
 
 def assert_gap_before_every_recovery(events: list[Any]) -> None:
@@ -115,7 +156,15 @@ def assert_gap_before_every_recovery(events: list[Any]) -> None:
 
 
 def assert_live_events_are_the_ledgers(events: list[Any], sim: Simulator, account_id: str) -> None:
-    """Each live event is the ledger's event of its seq; seqs only grow."""
+    """Each live event is the ledger's event of its seq; seqs only grow. (A terminal
+    numbers nothing: there each live order event is one of the ledger's, once.)"""
+    if is_terminal():
+        ledger = Counter(comparable(e) for e in ledger_orders(sim, account_id))
+        live = Counter(
+            comparable(e) for e in events if isinstance(e, ORDER_EVENTS) and not e.recovered
+        )
+        assert not (live - ledger), f"live events the ledger does not have: {live - ledger}"
+        return
     by_seq = {e.seq: e for e in sim.ledger(account_id)}
     seqs = []
     for event in events:
@@ -192,8 +241,20 @@ async def test_twenty_disconnects_while_trading_lose_and_duplicate_nothing(
         lambda: orders.modify(ids["p1"], sl=1.05),
         lambda: close("p1"),
         both(lambda: open_market("m3", "BUY"), lambda: close("m3")),
-        both(lambda: place("p2", "SELL_STOP", 1.08), lambda: close("p2")),
-        lambda: place("p3", "SELL_LIMIT", 1.11),
+        *(
+            # A terminal's history lists deals only: a pending order placed and deleted
+            # inside one gap leaves no trace to recover (docs/protocol.md). There p2
+            # is deleted a round later, beside the next order.
+            [
+                lambda: place("p2", "SELL_STOP", 1.08),
+                both(lambda: close("p2"), lambda: place("p3", "SELL_LIMIT", 1.11)),
+            ]
+            if is_terminal()
+            else [
+                both(lambda: place("p2", "SELL_STOP", 1.08), lambda: close("p2")),
+                lambda: place("p3", "SELL_LIMIT", 1.11),
+            ]
+        ),
         lambda: orders.modify(ids["p3"], price=1.112),
         lambda: close("p3"),
         lambda: close("m1"),
@@ -240,9 +301,7 @@ async def test_twenty_disconnects_while_trading_lose_and_duplicate_nothing(
                 # The step happens while connected (its events come live), then the
                 # connection drops with nothing to recover.
                 await step()
-                with anyio.fail_after(WAIT):
-                    for consumer in consumers:
-                        await consumer.wait_until(has_seen_all(ledger_orders(sim, account.id)))
+                await wait_seen_all(consumers, sim, account.id)
                 sim.faults.drop_connections()
             with anyio.fail_after(WAIT):
                 await wait_reconnected(fx, sim, before)
@@ -251,15 +310,13 @@ async def test_twenty_disconnects_while_trading_lose_and_duplicate_nothing(
                     again = reconnects(fx)
                     sim.faults.drop_connections()
                     await wait_reconnected(fx, sim, again)
-                expected = ledger_orders(sim, account.id)
-                for consumer in consumers:
-                    await consumer.wait_until(has_seen_all(expected))
+            await wait_seen_all(consumers, sim, account.id)
 
         await close("m0")
         final = ledger_orders(sim, account.id)
         last = final[-1]
         assert isinstance(last, OrderClosed)
-        assert last.data.id == ids["m0"]
+        assert last.data.id.removeprefix("ord_") == ids["m0"].removeprefix("ord_")
         with anyio.fail_after(WAIT):
             for consumer in consumers:
                 await consumer.wait_until(
@@ -273,7 +330,9 @@ async def test_twenty_disconnects_while_trading_lose_and_duplicate_nothing(
     assert stats.reconnects >= 20
     assert stats.recovered_events > 0
     expected_lifecycles = lifecycles(ledger_orders(sim, account.id))
-    assert set(expected_lifecycles) == set(ids.values())
+    assert set(expected_lifecycles) == {
+        i.removeprefix("ord_") if is_terminal() else i for i in ids.values()
+    }
     for consumer in consumers:
         assert lifecycles(consumer.events) == expected_lifecycles, consumer.name
         assert_gap_before_every_recovery(consumer.events)
@@ -340,6 +399,7 @@ async def seq_jump_scenario(
     return got, base.id, missed.id, after.id
 
 
+@pytest.mark.dialects("reference")  # seq numbers: the terminal has none
 async def test_a_seq_jump_without_reconnect_recovers_the_missed_order_once(
     sim: Simulator, fx: AsyncFxSocket, account: Account
 ) -> None:
@@ -362,6 +422,7 @@ async def test_a_seq_jump_without_reconnect_recovers_the_missed_order_once(
     assert not any(e.recovered for e in got[:gap_at] if isinstance(e, ACCOUNT_EVENTS))
 
 
+@pytest.mark.dialects("reference")  # seq numbers: the terminal has none
 async def test_the_live_event_that_reveals_a_seq_jump_stays_live_and_comes_after_recovery(
     sim: Simulator, fx: AsyncFxSocket, account: Account
 ) -> None:
@@ -397,10 +458,16 @@ async def test_the_first_live_event_after_a_recovered_reconnect_is_not_a_new_gap
 
     assert reconnects(fx) == before + 1
     assert not [e for e in got if isinstance(e, StreamGap)]
-    ledger_event = next(e for e in sim.ledger(account.id) if is_event(OrderOpened, live.id)(e))
-    assert got[-1] == ledger_event
+    ledger_event = next(
+        e
+        for e in sim.ledger(account.id)
+        if isinstance(e, OrderOpened)
+        and e.data.id.removeprefix("ord_") == live.id.removeprefix("ord_")
+    )
+    assert comparable(got[-1]) == comparable(ledger_event)
 
 
+@pytest.mark.dialects("reference")  # seq numbers: the terminal has none
 async def test_events_missed_before_the_first_delivered_event_are_recovered(
     sim: Simulator, fx: AsyncFxSocket, account: Account
 ) -> None:
@@ -423,6 +490,9 @@ async def test_events_missed_before_the_first_delivered_event_are_recovered(
 # ------------------------------------------------------- status, twice reported
 
 
+# Subscribed while provisioning: a terminal account has no socket of its own yet, so
+# its consumers are on the key's shared (reference) socket (docs/protocol.md).
+@pytest.mark.dialects("reference")
 async def test_status_changes_reported_by_the_watcher_and_the_stream_arrive_once_each(
     anyio_backend: str,
 ) -> None:
@@ -469,6 +539,7 @@ async def test_status_changes_reported_by_the_watcher_and_the_stream_arrive_once
     assert ledger_statuses == ["connected", "disconnected", "connected"]
 
 
+@pytest.mark.dialects("reference")  # seq numbers: the terminal has none
 async def test_a_server_restart_that_keeps_the_account_id_loses_no_new_event(
     anyio_backend: str,
 ) -> None:

@@ -10,6 +10,16 @@ import msgspec
 
 from ..._core.codec import decode_reply, encode, parse_retry_after, preview
 from ..._core.dialect import HttpReply, HttpRequest, RestCall
+from ..._core.market import (
+    CloseAllSummary,
+    ClosedPosition,
+    Deal,
+    HealthChecks,
+    MarginCalc,
+    ProfitCalc,
+    ServerTimezone,
+    SymbolInfo,
+)
 from ..._core.models import (
     Account,
     AccountSummary,
@@ -26,7 +36,7 @@ from ..._core.models import (
     Position,
     Quote,
 )
-from ..._exceptions import APIError, error_from_response
+from ..._exceptions import APIError, UnsupportedError, error_from_response
 from .routes import (
     account_headers,
     account_path,
@@ -151,6 +161,8 @@ class ReferenceRest(_Routes):
     """One account's operations in the reference dialect (``account_id=None``: bare routes)."""
 
     name = "reference"
+    modify_reply_complete = True
+    close_reply_complete = True
 
     def __init__(self, base_url: str, api_key: str, account_id: str | None) -> None:
         super().__init__(base_url)
@@ -176,6 +188,12 @@ class ReferenceRest(_Routes):
             "GET", orders_path(self.account_id), self._headers, _reader(list[OrderReply])
         )
 
+    def submission_marker(self, order: CreateOrderRequest, idempotency_key: str) -> None:
+        return None  # the idempotency key makes a retry safe
+
+    def open_orders(self) -> None:
+        return None  # two routes: positions, then pending orders
+
     def create_order(self, order: CreateOrderRequest, idempotency_key: str) -> RestCall[OrderReply]:
         # Idempotent because the key travels with every attempt: a replay trades nothing.
         headers = account_headers(self._api_key, idempotency_key=idempotency_key)
@@ -193,8 +211,10 @@ class ReferenceRest(_Routes):
             body=change,
         )
 
-    def close_order(self, order_id: str) -> RestCall[CloseOrderReply]:
+    def close_order(self, order_id: str, volume: float | None = None) -> RestCall[CloseOrderReply]:
         # Judged by its reply: a 404 after a retry is checked against the history.
+        if volume is not None:
+            raise _unsupported("a partial close (volume=)")
         return self._call(
             "DELETE", order_path(self.account_id, order_id), self._headers, _reader(CloseOrderReply)
         )
@@ -209,7 +229,9 @@ class ReferenceRest(_Routes):
         start: datetime | None,
         end: datetime | None,
         limit: int | None,
+        now: datetime,
     ) -> RestCall[list[Candle]]:
+        # ``now`` is not needed: without ``from`` the route answers the last bars.
         return self._call(
             "GET",
             candles_path(self.account_id, symbol),
@@ -234,3 +256,50 @@ class ReferenceRest(_Routes):
             _reader(HistoryPage),
             query=history_query(start, end, symbol, order_type, offset, limit),
         )
+
+    # ------------------------------------- what only an account's terminal offers
+
+    def symbols(self) -> RestCall[list[str]]:
+        raise _unsupported("symbols()")
+
+    def symbol_info(self, symbol: str) -> RestCall[SymbolInfo]:
+        raise _unsupported("symbol_info()")
+
+    def server_timezone(self) -> RestCall[ServerTimezone]:
+        raise _unsupported("server_timezone()")
+
+    def close_all(
+        self, symbol: str | None, magic: int | None, delete_pending: bool
+    ) -> RestCall[CloseAllSummary]:
+        raise _unsupported("close_all()")
+
+    def calc_margin(
+        self, symbol: str, order_type: str, volume: float, price: float
+    ) -> RestCall[MarginCalc]:
+        raise _unsupported("calc_margin()")
+
+    def calc_profit(
+        self, symbol: str, order_type: str, volume: float, price_open: float, price_close: float
+    ) -> RestCall[ProfitCalc]:
+        raise _unsupported("calc_profit()")
+
+    def order_history(self, start: datetime | None, end: datetime | None) -> RestCall[list[Deal]]:
+        raise _unsupported("order_history()")
+
+    def position_history(
+        self, start: datetime | None, end: datetime | None
+    ) -> RestCall[list[ClosedPosition]]:
+        raise _unsupported("position_history()")
+
+    def status(self) -> RestCall[dict[str, Any]]:
+        raise _unsupported("health()")
+
+    def probe(self, path: str) -> RestCall[HealthChecks]:
+        raise _unsupported("health()")
+
+
+def _unsupported(what: str) -> UnsupportedError:
+    return UnsupportedError(
+        f"{what} needs the account's own terminal (the terminal dialect): this account "
+        "is served by the reference routes, which have no such operation"
+    )

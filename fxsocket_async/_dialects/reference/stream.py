@@ -91,6 +91,7 @@ class ReferenceStream:
     events_carry_seq = True
     quote_type = QuoteEvent
     decode = staticmethod(EVENT_DECODER.decode)
+    topic_kinds: frozenset[str] = frozenset({"quotes", "events"})
 
     def __init__(self, ws_url: str, api_key: str) -> None:
         self._endpoint = StreamEndpoint(ws_url, stream_headers(api_key), ws_url)
@@ -100,6 +101,9 @@ class ReferenceStream:
 
     def endpoint(self, account_id: str | None) -> StreamEndpoint:
         return self._endpoint
+
+    def event_topics(self, account_id: str) -> list[Topic]:
+        return [Topic(account_id, "events")]
 
     def decode_slowly(self, frame: bytes | str) -> Any:
         return decode_event(frame)
