@@ -67,6 +67,9 @@ class Sizes:
     rest_reps: int = 5
     selfcheck_n: int = 1_000_000
     selfcheck_reps: int = 3
+    collect_n: int = 1_000_000
+    collect_big: int = 5_000_000
+    collect_reps: int = 3
     timeout: float = 240.0
 
 
@@ -88,6 +91,9 @@ QUICK = Sizes(
     rest_reps=1,
     selfcheck_n=200_000,
     selfcheck_reps=1,
+    collect_n=40_000,
+    collect_big=100_000,
+    collect_reps=1,
     timeout=60.0,
 )
 
@@ -539,6 +545,66 @@ def suite_rest(r: Runner) -> Suite:
     return suite
 
 
+def suite_collect(r: Runner, server: fh.Firehose) -> Suite:
+    """Suite 8: ``collect`` to Parquet beside ``batches()`` (suite 3's contender), interleaved."""
+    s = r.sizes
+    suite = Suite(f"8. Collect: the firehose into `collect` to Parquet ({s.collect_n:,} frames)")
+    rates: dict[str, list[float | None]] = {"batches_ours": [], "collect_ours": []}
+    for rep in range(s.collect_reps):
+        r.log(f"suite 8, round {rep + 1}/{s.collect_reps}")
+        for fn, into in rates.items():
+            result = r.work(f"collect_{fn}", fn, port=server.port, n=s.collect_n)
+            into.append(None if result is None else result["rate"] / 1e6)
+    ratio = _med(_ratios(rates["collect_ours"], rates["batches_ours"]))
+    suite.rows.append(
+        Row(
+            "`batches()` (suite 3's contender), same rounds",
+            _fmt(_med(rates["batches_ours"]), "M/s"),
+        )
+    )
+    suite.rows.append(
+        Row(
+            "ours: `collect` (Collector + ParquetSink), until every file is sealed",
+            _fmt(_med(rates["collect_ours"]), "M/s"),
+            f"{_x(ratio)} batches()",
+            ">= 0.80x batches()",
+            None if ratio is None else ratio >= 0.8,
+        )
+    )
+    r.log(f"suite 8, {s.collect_big:,} frames")
+    big = r.work("collect_big", "collect_ours", port=server.port, n=s.collect_big)
+    if big is not None:
+        for label, key in (("the collector", "rss_mb"), ("its writer process", "writer_rss_mb")):
+            suite.rows.append(
+                Row(
+                    f"{s.collect_big:,} ticks: peak RSS of {label}",
+                    _fmt(big[key], "MB", 1),
+                    "",
+                    "< 100 MB",
+                    big[key] < 100,
+                )
+            )
+        exact = big["rows"] == big["delivered"] == big["written"]
+        suite.rows.append(
+            Row(
+                f"{s.collect_big:,} ticks: rows in the files / delivered",
+                f"{big['rows']:,} / {big['delivered']:,} ({big['dropped']:,} dropped)",
+                "",
+                "equal",
+                exact,
+            )
+        )
+        suite.notes.append(
+            f"{s.collect_big:,} ticks in {big['seconds']:.1f} s into {big['files']} files "
+            f"({big['rate'] / 1e6:.2f} M/s)"
+        )
+    suite.notes.append(
+        "the clock runs from the first batch handed to the sink until the sink is closed "
+        "(every file sealed); the writer is a process of its own (RSS: its peak, as reaped)"
+    )
+    return suite
+
+
 # ------------------------------------------------------------------ profile
 
 
@@ -710,7 +776,8 @@ def report(suites: list[Suite], sizes: Sizes, quick: bool) -> list[str]:
     lines.append(
         f"- Rounds: streams {sizes.stream_reps}, fan-out {sizes.fan_reps}, latency "
         f"{sizes.lat_reps}, slow consumer {sizes.slow_reps}, decode {sizes.decode_reps}, "
-        f"REST {sizes.rest_reps}; medians, ratios taken within a round"
+        f"REST {sizes.rest_reps}, collect {sizes.collect_reps}; "
+        "medians, ratios taken within a round"
     )
     lines.append("")
     lines += table(suites)
@@ -743,7 +810,7 @@ def write(results: list[str], profiled: list[str] | None) -> None:
 
 # --------------------------------------------------------------------- main
 
-SUITES = ("0", "1", "2", "3", "4", "5", "6", "7")
+SUITES = ("0", "1", "2", "3", "4", "5", "6", "7", "8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -764,7 +831,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     suites: list[Suite] = []
     profiled: list[str] | None = None
-    needs_firehose = only & {"0", "1", "2", "3", "4", "5"} or args.profile
+    needs_firehose = only & {"0", "1", "2", "3", "4", "5", "8"} or args.profile
     with _firehose(sizes) if needs_firehose else contextlib.nullcontext() as server:  # type: ignore[attr-defined]
         steps: list[tuple[str, Callable[[], Any]]] = [
             ("0", lambda: suite_selfcheck(runner, server)),
@@ -772,6 +839,7 @@ def main(argv: list[str] | None = None) -> int:
             ("2", lambda: suite_fanout(runner, server)),
             ("4", lambda: suite_latency(runner, server)),
             ("5", lambda: suite_slow(runner, server)),
+            ("8", lambda: suite_collect(runner, server)),
         ]
         for key, step in steps:
             if key in only or (key == "1" and "3" in only):

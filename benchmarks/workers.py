@@ -24,6 +24,7 @@ import resource
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -60,7 +61,9 @@ async def _client(ws_url: str) -> AsyncIterator[AsyncFxSocket]:
     """
     base = ws_url.split("/v1/")[0].replace("ws://", "http://")
     policy = StreamPolicy(market_open=always_open, quote_silence=None)
-    async with AsyncFxSocket(api_key="x", base_url=base, ws_url=ws_url, stream=policy) as fx:
+    async with AsyncFxSocket(
+        api_key="x", base_url=base, ws_url=ws_url, stream=policy, dialect="reference"
+    ) as fx:
         await fx.connect_stream()
         yield fx
 
@@ -615,6 +618,84 @@ async def rest_vendor(base_url: str, account: str, total: int, in_flight: int) -
         await _hammer(lambda: client.quote("EURUSD"), in_flight, in_flight)
         seconds = await _hammer(lambda: client.quote("EURUSD"), total, in_flight)
     return {"count": total, "seconds": seconds, "rate": total / seconds}
+
+
+# ------------------------------------------------------------- collect
+
+
+def _parquet_rows(folder: Path) -> int:
+    """Rows in the finished Parquet files under ``folder``, from their footers."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in folder.rglob("*.parquet"))
+
+
+@worker
+async def collect_ours(port: int, n: int) -> Result:
+    """Suite 8: the firehose into ``collect`` (its ``Collector`` and ``ParquetSink``).
+
+    The clock starts at the first batch handed to the sink and stops when the
+    sink is closed: every file sealed. The firehose's end sentinels are not
+    written. RSS: this process's peak (the event loop's side) and the writer
+    process's (its only child, reaped by the close: ``RUSAGE_CHILDREN``).
+    """
+    import tempfile
+
+    from fxsocket_async.collect import Collector, ParquetSink
+
+    class Sink(ParquetSink):
+        first: float | None = None
+        sentinels = 0
+        end: asyncio.Event
+
+        async def write(self, batch: Any, *, account: str | None = None) -> None:
+            if self.first is None:
+                self.first = time.perf_counter()
+            if batch and batch[-1].bid < 0:  # the sentinels come last
+                ticks = [q for q in batch if q.bid >= 0]
+                self.sentinels += len(batch) - len(ticks)
+                batch = ticks
+                self.end.set()
+            await super().write(batch, account=account)
+
+    gc.collect()
+    base = _rss()
+    with tempfile.TemporaryDirectory(prefix="fxsocket-bench-") as folder:
+        async with _client(_url(port, n=n, k=1)) as fx:
+            sink = Sink(folder, account=ACCOUNT)
+            sink.end = asyncio.Event()
+            async with sink:
+                collector = Collector(fx, sink, [(ACCOUNT, ["EURUSD"])])
+                running = asyncio.ensure_future(collector.run())
+                await sink.end.wait()
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+                delivered_at = time.perf_counter()
+            sealed_at = time.perf_counter()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        writer = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+        rows = _parquet_rows(Path(folder) / "ticks")
+    stats = sink.stats()
+    assert sink.first is not None
+    seconds = sealed_at - sink.first
+    delivered = collector.delivered - sink.sentinels
+    return {
+        "count": delivered,
+        "seconds": seconds,
+        "rate": delivered / seconds,
+        "deliver_seconds": delivered_at - sink.first,
+        "rows": rows,
+        "written": sum(c.written for c in stats.counts),
+        "delivered": delivered,
+        "sent": n,
+        "dropped": collector.dropped,
+        "overflows": collector.overflows,
+        "files": stats.files,
+        "rss_mb": peak / 1e6,
+        "rss_growth_mb": (peak - base) / 1e6,
+        "writer_rss_mb": writer / 1e6,
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -1,4 +1,4 @@
-"""``python -m fxsocket_async demo``: a guided tour of the client.
+"""``fxsocket-async demo`` (or ``python -m fxsocket_async demo``): a guided tour of the client.
 
 With no ``FXSOCKET_API_KEY`` it starts an embedded simulator and says so on
 stderr. Against a real server it only reads (account summary, a quote) unless
@@ -15,11 +15,11 @@ from typing import TextIO
 
 import anyio
 
-from ._client import API_KEY_ENV, AsyncFxSocket
-from ._core.events import OrderClosed, OrderModified, OrderOpened, StreamGap
-from ._core.models import Account
-from ._stream.subscriptions import EventSubscription
-from .simulator import DEMO_API_KEY, Simulator, SimulatorConfig
+from .._client import API_KEY_ENV, AsyncFxSocket
+from .._core.events import OrderClosed, OrderModified, OrderOpened, StreamGap
+from .._core.models import Account
+from .._stream.subscriptions import EventSubscription
+from ..simulator import DEMO_API_KEY, Simulator, SimulatorConfig
 
 __all__ = ["run_demo"]
 
