@@ -10,12 +10,11 @@ frame, no encoding on the hot path.
 What a connection gets is chosen by the query string of its URL, so that any
 client (ours, bare aiohttp, the vendor SDK, a raw socket) can ask for it:
 
-- ``fmt=ours`` (default): the contract's frames,
-  ``{"type":"quote","account_id":"bench","data":{"symbol":..,"bid":..,"ask":..,"time":..}}``;
-  the pump starts on the first ``subscribe`` of the ``quotes`` channel.
-  ``fmt=vendor``: the vendor SDK's frames,
-  ``{"type":"tick","symbol":..,"data":{"symbol","bid","ask","time","last","volume"}}``;
-  the pump starts on its ``{"action":"subscribe","topic":"prices"}``.
+- ``fmt=ours`` (default): the contract's frames (frames.py); the pump starts
+  on the first ``subscribe`` of the ``quotes`` channel. ``fmt=vendor``: the
+  vendor SDK's frames, which are the terminal dialect's too; the pump starts
+  on ``{"action":"subscribe","topic":"prices",...}``, acked
+  ``{"type":"subscribed","topic":"prices","message":..}`` as a terminal does.
 - ``n``: how many quote frames; ``k``: how many symbols, round-robin
   (EURUSD, GBPUSD, USDJPY, XAUUSD); ``delay``: milliseconds to wait after the
   ack before pumping (lets many local consumers attach first).
@@ -23,11 +22,13 @@ client (ours, bare aiohttp, the vendor SDK, a raw socket) can ask for it:
   and the 101 reply carries ``X-Firehose-Bytes`` (for the byte-counting check).
 - ``rate`` and ``secs``: paced mode (see below) instead of a firehose.
 
-Every frame is distinct. Quote number ``j`` (0-based, over all symbols) is for
-symbol ``j % k`` and its bid is ``1.0 + j * 1e-7`` (``"1.%07d"``), so a
-consumer can tell exactly which quote it holds and how new it is (suite 5).
-After the ``n`` frames come ``k`` sentinel frames, one per symbol, with
-``bid = -1``: consumers stop on the first one they see.
+The terminal dialect reads an account record before it opens the account's
+own socket: a plain HTTP ``GET {base}/v1/accounts/{id}`` is answered with a
+``connected`` record whose ``ws_url`` is ``/terminal/{id}/ws`` on this server
+with ``fmt=vendor`` and the parameters carried by the base URL's path
+(``terminal_base(port, n=.., k=..)`` gives ``http://127.0.0.1:port/q/n=..&k=..``);
+the client adds ``api_key=`` to it, which is ignored. Any other plain HTTP
+request is a JSON 404.
 
 Paced mode stamps each frame with its send time: the bid is
 ``time.monotonic_ns() / 1e9`` with nanosecond digits, taken just before the
@@ -56,96 +57,38 @@ import socket
 import struct
 import sys
 import time
-from array import array
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+from benchmarks.frames import (
+    ACCOUNT,
+    PAYLOADS,
+    SYMBOLS,
+    FrameStore,
+    quote_payload,
+    sentinels,
+    ws_frame,
+)
 
 __all__ = [
+    "ACCOUNT",
     "SYMBOLS",
+    "Firehose",
     "FrameStore",
+    "quote_payload",
     "raw_read",
     "serve",
     "start_subprocess",
+    "terminal_base",
     "ws_frame",
 ]
 
-SYMBOLS = ("EURUSD", "GBPUSD", "USDJPY", "XAUUSD")
-ACCOUNT = "bench"
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _CHUNK_FRAMES = 8192  # ~1 MB per write
 _HIGH_WATER = 8 * 1024 * 1024
 _LOW_WATER = 2 * 1024 * 1024
-
-
-def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
-    """One unmasked server-to-client frame (FIN set)."""
-    n = len(payload)
-    if n < 126:
-        header = bytes((0x80 | opcode, n))
-    elif n < 65536:
-        header = struct.pack("!BBH", 0x80 | opcode, 126, n)
-    else:
-        header = struct.pack("!BBQ", 0x80 | opcode, 127, n)
-    return header + payload
-
-
-def _time_text(j: int) -> str:
-    # A distinct, valid broker time per quote: one millisecond apart.
-    ms = j % 1000
-    s = j // 1000
-    return f"2026-01-05T{(s // 3600) % 24:02d}:{(s // 60) % 60:02d}:{s % 60:02d}.{ms:03d}Z"
-
-
-def _our_payload(j: int, symbol: str, bid: str, ask: str) -> bytes:
-    return (
-        f'{{"type":"quote","account_id":"{ACCOUNT}","data":{{"symbol":"{symbol}",'
-        f'"bid":{bid},"ask":{ask},"time":"{_time_text(j)}"}}}}'
-    ).encode()
-
-
-def _vendor_payload(j: int, symbol: str, bid: str, ask: str) -> bytes:
-    return (
-        f'{{"type":"tick","symbol":"{symbol}","data":{{"symbol":"{symbol}",'
-        f'"bid":{bid},"ask":{ask},"time":"{_time_text(j)}","last":0.0,"volume":0}}}}'
-    ).encode()
-
-
-_PAYLOADS = {"ours": _our_payload, "vendor": _vendor_payload}
-
-
-def quote_payload(fmt: str, j: int, k: int) -> bytes:
-    """Quote number ``j`` of a ``k``-symbol stream in format ``fmt`` (unframed)."""
-    return _PAYLOADS[fmt](j, SYMBOLS[j % k], f"1.{j % 10_000_000:07d}", f"1.{j % 10_000_000:07d}2")
-
-
-def sentinel_payload(fmt: str, symbol: str) -> bytes:
-    return _PAYLOADS[fmt](0, symbol, "-1.0", "-1.0")
-
-
-class FrameStore:
-    """Pre-framed quote streams, built once per (format, symbols) and reused."""
-
-    def __init__(self) -> None:
-        self._streams: dict[tuple[str, int], tuple[bytes, array[int]]] = {}
-
-    def get(self, fmt: str, k: int, n: int) -> tuple[memoryview, array[int]]:
-        """The first ``n`` frames (bytes) and the byte offset of each frame boundary."""
-        cached = self._streams.get((fmt, k))
-        if cached is None or len(cached[1]) - 1 < n:
-            cached = self._streams[(fmt, k)] = self._build(fmt, k, n)
-        return memoryview(cached[0]), cached[1]
-
-    @staticmethod
-    def _build(fmt: str, k: int, n: int) -> tuple[bytes, array[int]]:
-        offsets = array("Q", [0])
-        parts: list[bytes] = []
-        pos = 0
-        for j in range(n):
-            frame = ws_frame(quote_payload(fmt, j, k))
-            parts.append(frame)
-            pos += len(frame)
-            offsets.append(pos)
-        return b"".join(parts), offsets
+#: A base URL's path ``/q/<query>`` carries a terminal stream's parameters (see ``terminal_base``).
+_PARAMS_PREFIX = "/q/"
 
 
 _STORE = FrameStore()
@@ -204,6 +147,9 @@ class _Connection(asyncio.Protocol):
             head = bytes(self._inbox[:end]).decode("latin-1")
             del self._inbox[: end + 4]
             self._handshake(head)
+            if not self._open:  # a plain HTTP request, answered and closed
+                self._inbox.clear()
+                return
         self._read_frames()
 
     def _handshake(self, head: str) -> None:
@@ -214,6 +160,9 @@ class _Connection(asyncio.Protocol):
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
+        if headers.get("upgrade", "").lower() != "websocket":
+            self._http(parts[0], target)
+            return
         key = headers.get("sec-websocket-key", "")
         accept = base64.b64encode(hashlib.sha1(key.encode() + _GUID).digest()).decode()
         self._params = dict(parse_qsl(urlsplit(target).query))
@@ -222,7 +171,7 @@ class _Connection(asyncio.Protocol):
         if raw:
             fmt, k, n = self._shape()
             _, offsets = _STORE.get(fmt, k, n)
-            total = offsets[n] + sum(len(ws_frame(sentinel_payload(fmt, s))) for s in SYMBOLS[:k])
+            total = offsets[n] + len(sentinels(fmt, k))
             extra = f"X-Firehose-Bytes: {total}\r\n"
         self._write(
             (
@@ -233,6 +182,43 @@ class _Connection(asyncio.Protocol):
         self._open = True
         if raw:
             self._start()
+
+    def _http(self, method: str, target: str) -> None:
+        """A plain request: the terminal dialect's account record, else 404 (then hang up)."""
+        path = urlsplit(target).path
+        prefix, found, account = path.partition("/v1/accounts/")
+        body: dict[str, Any] = {"error": "not_found", "message": f"no route {path}"}
+        status = "404 Not Found"
+        if method == "GET" and found and account and "/" not in account:
+            params = dict(parse_qsl(unquote(prefix.removeprefix(_PARAMS_PREFIX))))
+            params["fmt"] = "vendor"
+            host, port = self._sockname()
+            status, body = (
+                "200 OK",
+                {
+                    "id": account,
+                    "status": "connected",
+                    "platform": "mt5",
+                    "server": "Bench-Server",
+                    "login": 1,
+                    "rest_url": f"http://{host}:{port}/terminal/{account}",
+                    "ws_url": f"ws://{host}:{port}/terminal/{account}/ws?{urlencode(params)}",
+                },
+            )
+        data = json.dumps(body).encode()
+        self._write(
+            (
+                f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+            ).encode()
+            + data
+        )
+        self._close()
+
+    def _sockname(self) -> tuple[str, int]:
+        assert self.transport is not None
+        host, port = self.transport.get_extra_info("sockname")[:2]
+        return str(host), int(port)
 
     def _shape(self) -> tuple[str, int, int]:
         p = self._params
@@ -344,14 +330,14 @@ class _Connection(asyncio.Protocol):
             writes += 1
             if writes % 64 == 0:
                 await asyncio.sleep(0)  # let other connections breathe
-        self._write(b"".join(ws_frame(sentinel_payload(fmt, s)) for s in SYMBOLS[:k]))
+        self._write(sentinels(fmt, k))
 
     async def _paced(self) -> None:
         rate = float(self._params["rate"])
         total = int(rate * float(self._params.get("secs", "1")))
         k = int(self._params.get("k", "1"))
         fmt = self._params.get("fmt", "ours")
-        make = _PAYLOADS[fmt]
+        make = PAYLOADS[fmt]
         interval = 1e9 / rate
         clock = time.monotonic_ns
         yield_cpu = os.sched_yield
@@ -375,7 +361,12 @@ class _Connection(asyncio.Protocol):
             self._write(ws_frame(payload))
             if j % 16 == 15:
                 await asyncio.sleep(0)  # answer pings and acks
-        self._write(b"".join(ws_frame(sentinel_payload(fmt, s)) for s in SYMBOLS[:k]))
+        self._write(sentinels(fmt, k))
+
+
+def terminal_base(port: int, **params: object) -> str:
+    """A base URL whose account records point at a terminal stream with ``params``."""
+    return f"http://127.0.0.1:{port}{_PARAMS_PREFIX}{urlencode(params)}"
 
 
 async def serve(host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
@@ -400,6 +391,13 @@ async def _main(port: int, prepare: list[str]) -> None:
     print(f"PORT={server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
         await stop.wait()
+
+
+def raw_read(port: int, n: int, fmt: str = "ours", timeout: float = 60.0) -> dict[str, float]:
+    """Suite 0's byte-counting reader (selfcheck.py)."""
+    from benchmarks.selfcheck import raw_read as read
+
+    return read(port, n, fmt, timeout)
 
 
 class Firehose:
@@ -445,64 +443,6 @@ def start_subprocess(prepare: list[str], timeout: float = 120.0) -> Firehose:
     raise RuntimeError("the firehose did not start")
 
 
-# ------------------------------------------------------------ the self-check
-
-
-def raw_read(port: int, n: int, fmt: str = "ours", timeout: float = 60.0) -> dict[str, float]:
-    """Take ``n`` frames (+ sentinels) with a raw socket that only counts bytes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
-        key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall(
-            (
-                f"GET /v1/stream?raw=1&fmt={fmt}&n={n} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = sock.recv(4096)
-            if not chunk:
-                raise RuntimeError("the firehose hung up during the handshake")
-            head += chunk
-        header, _, rest = head.partition(b"\r\n\r\n")
-        total = next(
-            int(line.split(b":", 1)[1])
-            for line in header.split(b"\r\n")
-            if line.lower().startswith(b"x-firehose-bytes:")
-        )
-        got = len(rest)
-        buf = bytearray(4 * 1024 * 1024)
-        recv_into = sock.recv_into
-        start = time.perf_counter()
-        deadline = start + timeout
-        while got < total:
-            r = recv_into(buf)
-            if not r:
-                break
-            got += r
-            if time.perf_counter() > deadline:
-                break
-        elapsed = time.perf_counter() - start
-    return {"frames": n, "bytes": got, "seconds": elapsed, "rate": n / elapsed}
-
-
-def selfcheck(n: int) -> int:
-    firehose = start_subprocess([f"ours:1:{n}", f"vendor:1:{n}"])
-    try:
-        for fmt in ("ours", "vendor"):
-            rates = [raw_read(firehose.port, n, fmt)["rate"] for _ in range(3)]
-            best = max(rates)
-            print(
-                f"raw reader, {fmt} frames: {best / 1e6:.1f} M frames/s "
-                f"(runs: {', '.join(f'{r / 1e6:.1f}' for r in rates)})"
-            )
-    finally:
-        firehose.close()
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.firehose")
     parser.add_argument("--port", type=int, default=0)
@@ -521,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=1_000_000, help="frames for --selfcheck")
     args = parser.parse_args(argv)
     if args.selfcheck:
+        from benchmarks.selfcheck import selfcheck
+
         return selfcheck(args.n)
     asyncio.run(_main(args.port, args.prepare))
     return 0

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from ._backoff import Backoff
 
@@ -156,6 +157,11 @@ class StreamPolicy:
       failed attempts (``None``: forever).
     - ``subscribe_timeout``: how long a subscribe may wait for its ack.
     - ``quote_buffer`` / ``event_buffer``: default per-consumer capacities.
+    - ``transport``: the WebSocket client: ``"aiohttp"`` (the default),
+      ``"picows"`` (faster at high quote rates; ``pip install
+      'fxsocket-async[fast]'``, else the session refuses to start with
+      ``ConfigurationError``), or ``"auto"`` (picows when installed, else
+      aiohttp). ``fx.stats()["streams"][...].transport`` shows which one runs.
     """
 
     ping_interval: float = 10.0
@@ -168,8 +174,14 @@ class StreamPolicy:
     subscribe_timeout: float = 30.0
     quote_buffer: int = 1024
     event_buffer: int = 10_000
+    transport: Literal["aiohttp", "picows", "auto"] = "aiohttp"
 
     def __post_init__(self) -> None:
+        if self.transport not in ("aiohttp", "picows", "auto"):
+            raise ValueError(
+                "StreamPolicy.transport must be 'aiohttp', 'picows' or 'auto', "
+                f"not {self.transport!r}"
+            )
         _positive(
             self,
             ping_interval=self.ping_interval,

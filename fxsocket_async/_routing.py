@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Literal, TypeAlias
 
-import aiohttp
 import anyio
 from anyio.abc import TaskGroup
 
@@ -31,6 +30,7 @@ from ._rest.accounts import Accounts
 from ._rest.snapshots import SnapshotReader
 from ._rest.watcher import AccountWatcher
 from ._stream.stream import Stream
+from ._stream.transport import StreamTransport
 
 __all__ = ["DialectSetting", "Routing"]
 
@@ -50,7 +50,7 @@ class Routing:
         api_key: str,
         accounts: Accounts,
         watcher: AccountWatcher,
-        http: aiohttp.ClientSession,
+        transport: StreamTransport,
         policy: StreamPolicy,
         connect_timeout: float,
         clock: Clock,
@@ -62,7 +62,7 @@ class Routing:
         self._api_key = api_key
         self._accounts = accounts
         self._watcher = watcher
-        self._stream_args = (http, policy, connect_timeout, clock, tasks, snapshots)
+        self._stream_args = (transport, policy, connect_timeout, clock, tasks, snapshots)
         self._chosen: dict[str, Account | None] = {}  # None: the reference routes
         self._lock = anyio.Lock()
         self._terminal_streams: dict[str, Stream] = {}
@@ -167,9 +167,9 @@ class Routing:
     # -------------------------------------------------------------- streams
 
     def _make_stream(self, dialect: StreamDialect, account_id: str | None) -> Stream:
-        http, policy, connect_timeout, clock, tasks, snapshots = self._stream_args
+        transport, policy, connect_timeout, clock, tasks, snapshots = self._stream_args
         stream = Stream(
-            http,
+            transport,
             dialect,
             account_id=account_id,
             policy=policy,

@@ -24,6 +24,7 @@ from ._rest.trading import AccountClient
 from ._rest.transport import AiohttpTransport
 from ._rest.watcher import AccountWatcher
 from ._routing import DialectSetting, Routing
+from ._stream.transport import make_transport
 
 __all__ = ["SessionParts", "Settings", "open_parts"]
 
@@ -73,6 +74,8 @@ async def open_parts(
         connector=aiohttp.TCPConnector(ssl=ssl_setting), raise_for_status=False
     )
     stack.push_async_callback(_close_shielded, http)
+    # Before anything is sent: picows asked for but missing is a ConfigurationError.
+    stream_transport = make_transport(settings.stream.transport, http, settings.ssl_context)
     tasks = await stack.enter_async_context(anyio.create_task_group())
     # Exit runs last-in first-out: cancel the background tasks, then wait for
     # them (leaving the task group), then close HTTP.
@@ -95,7 +98,7 @@ async def open_parts(
         api_key=settings.api_key,
         accounts=accounts,
         watcher=watcher,
-        http=http,
+        transport=stream_transport,
         policy=settings.stream,
         connect_timeout=settings.timeouts.connect,
         clock=clock,

@@ -1,4 +1,4 @@
-"""One stream socket over aiohttp: connect, read, write, tick, reconnect.
+"""One stream socket: connect, read, write, tick, reconnect.
 
 This is the thin I/O layer under ``StreamProtocol``: it does what the
 protocol decides and tells it what happened. One supervisor task (in the
@@ -7,30 +7,23 @@ is fatal; everything else is retried, ``max_reconnects`` bounds a run of
 failures), then runs three tasks until the socket ends: the reader, the
 writer, and the liveness ticker. Then it starts over.
 
-The reader parks frames and hands them to the protocol per batch: a batch is
-what arrived since the reader last yielded, flushed when it blocks on the
-socket or, in a burst, every ``protocol.quotes.flush_every`` frames, right before
-yielding, so the consumers it wakes run before it reads on.
+The WebSocket client under it is the session's ``StreamTransport``
+(transport.py): aiohttp by default, picows with ``StreamPolicy(transport=...)``.
+Its socket's reader hands frames to the protocol in batches (see there).
 """
 
 from __future__ import annotations
 
-import asyncio
 import builtins
-import inspect
 import logging
 import random
 from collections import deque
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Final
 
-import aiohttp
 import anyio
 
 from .._clock import Clock
 from .._config import StreamPolicy
-from .._core.actions import Action
 from .._core.dialect import StreamEndpoint
 from .._core.stream import StreamProtocol
 from .._exceptions import (
@@ -43,37 +36,15 @@ from .._exceptions import (
     TimeoutError,
 )
 from .state import ConnectionStatus
+from .transport import CLOSE_TIMEOUT, Execute, StreamSocket, StreamTransport
 
 __all__ = ["WebSocketConnection"]
 
 log = logging.getLogger("fxsocket_async.stream")
 
-_TEXT: Final = aiohttp.WSMsgType.TEXT
-_PING: Final = aiohttp.WSMsgType.PING
-_PONG: Final = aiohttp.WSMsgType.PONG
-
 
 class _Pong(bytes):
     """The payload of a pong frame to send (the server's ping is answered by the writer)."""
-
-
-_ENDED: Final = frozenset(
-    {
-        aiohttp.WSMsgType.CLOSE,
-        aiohttp.WSMsgType.CLOSING,
-        aiohttp.WSMsgType.CLOSED,
-        aiohttp.WSMsgType.ERROR,
-    }
-)
-_WS_OPTIONS: dict[str, Any] = (
-    {"decode_text": False}
-    if "decode_text" in inspect.signature(aiohttp.ClientSession.ws_connect).parameters
-    else {}
-)
-_MAX_FRAME: Final = 16 * 1024 * 1024
-_CLOSE_TIMEOUT: Final = 1.0
-
-Execute = Callable[[list[Action]], None]
 
 
 class WebSocketConnection:
@@ -81,7 +52,7 @@ class WebSocketConnection:
 
     def __init__(
         self,
-        http: aiohttp.ClientSession,
+        transport: StreamTransport,
         protocol: StreamProtocol,
         endpoint: StreamEndpoint,
         *,
@@ -90,7 +61,7 @@ class WebSocketConnection:
         clock: Clock,
         execute: Execute,
     ) -> None:
-        self._http = http
+        self._transport = transport
         self._protocol = protocol
         self._endpoint = endpoint
         self._policy = policy
@@ -111,7 +82,12 @@ class WebSocketConnection:
         self.first_failure: FxSocketError | None = None
 
     def __repr__(self) -> str:
-        return f"WebSocketConnection({self._endpoint.shown!r})"
+        return f"WebSocketConnection({self._endpoint.shown!r}, transport={self.transport!r})"
+
+    @property
+    def transport(self) -> str:
+        """Which WebSocket client carries this socket: ``"aiohttp"`` or ``"picows"``."""
+        return self._transport.name
 
     # -------------------------------------------------------- what the stream asks
 
@@ -199,45 +175,28 @@ class WebSocketConnection:
         self.up.set()
         self.up = anyio.Event()
 
-    async def _handshake(self) -> aiohttp.ClientWebSocketResponse:
+    async def _handshake(self) -> StreamSocket:
         """Open the socket within the connect timeout.
 
         Raises ``AuthenticationError`` / ``PermissionDeniedError`` (the key
         was refused), ``ConfigurationError`` (the URL is wrong: 400/404),
         ``ConnectionFailedError`` or ``TimeoutError``, each naming the URL.
         """
-        endpoint = self._endpoint
-        error: FxSocketError
+        timeout = self._connect_timeout
         try:
-            with self._clock.fail_after(self._connect_timeout):
-                ws: aiohttp.ClientWebSocketResponse = await self._http.ws_connect(
-                    endpoint.url,
-                    headers=endpoint.headers,
-                    # Pings are answered here and pongs counted: a dialect
-                    # without application pings is kept alive by them.
-                    autoping=False,
-                    heartbeat=None,
-                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=_CLOSE_TIMEOUT),
-                    max_msg_size=_MAX_FRAME,
-                    **_WS_OPTIONS,
+            with self._clock.fail_after(timeout):
+                return await self._transport.open(
+                    self._endpoint, scope=self._protocol.dialect.scope, timeout=timeout
                 )
-            return ws
-        except aiohttp.WSServerHandshakeError as exc:
-            error = _refused(exc.status, endpoint.shown, self._protocol.dialect.scope)
-        except (builtins.TimeoutError, aiohttp.ServerTimeoutError):
-            error = TimeoutError(
-                f"opening the stream at {endpoint.shown} took more than {self._connect_timeout:g} s"
-            )
-        except (aiohttp.ClientError, OSError) as exc:
-            error = ConnectionFailedError(
-                f"the stream at {endpoint.shown} could not be reached: {type(exc).__name__}"
-                f"{': ' + str(exc) if isinstance(exc, OSError) else ''}"
-            )
-        # Raised here, outside the handler: aiohttp's error (whose request
-        # headers hold the key) must not ride along as __context__.
-        raise error
+        except FxSocketError:
+            raise  # the transport's, already ours (even a TimeoutError)
+        except builtins.TimeoutError:
+            pass
+        raise TimeoutError(
+            f"opening the stream at {self._endpoint.shown} took more than {timeout:g} s"
+        )
 
-    async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> str:
+    async def _serve(self, ws: StreamSocket) -> str:
         """Run an open socket until it ends; return why it ended."""
         protocol, clock = self._protocol, self._clock
         self._outgoing.clear()
@@ -263,53 +222,18 @@ class WebSocketConnection:
             self.up = anyio.Event()
             protocol.connection_lost(clock.wall())
             self._execute(protocol.take_actions())
-            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT):
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
                 await ws.close()
 
     # ------------------------------------------------------------ the three tasks
 
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        receive = ws.receive
-        pending: list[Any] = []
-        park = pending.append
-        schedule = asyncio.get_running_loop().call_soon
-        protocol = self._protocol
-        execute = self._execute
-        wall = self._clock.wall
+    async def _read(self, ws: StreamSocket) -> None:
+        await ws.read(self._protocol, self._execute, self._clock.wall, self._answer_ping)
 
-        def flush() -> None:
-            if pending:
-                protocol.receive_frames(pending, wall())
-                pending.clear()
-                actions = protocol.take_actions()
-                if actions:
-                    execute(actions)
+    def _answer_ping(self, payload: bytes) -> None:
+        self.send(_Pong(payload))
 
-        every = protocol.quotes.flush_every
-        try:
-            while True:
-                msg = await receive()
-                if msg.type is not _TEXT:
-                    if msg.type in _ENDED:
-                        return
-                    if msg.type is _PING:
-                        self.send(_Pong(msg.data or b""))
-                    elif msg.type is _PONG:
-                        protocol.counters.pongs += 1
-                    continue  # binary frames are not part of the protocol
-                parked = len(pending)
-                if not parked:
-                    schedule(flush)
-                elif parked >= every:
-                    flush()
-                    await asyncio.sleep(0)
-                    every = protocol.quotes.flush_every
-                    schedule(flush)
-                park(msg.data)
-        finally:
-            flush()
-
-    async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _write(self, ws: StreamSocket) -> None:
         outgoing = self._outgoing
         while True:
             while outgoing:
@@ -320,8 +244,8 @@ class WebSocketConnection:
                     elif type(frame) is _Pong:
                         await ws.pong(frame)
                     else:
-                        await ws.send_frame(frame, _TEXT)
-                except (ConnectionError, aiohttp.ClientError, RuntimeError):
+                        await ws.send_text(frame)
+                except ConnectionError:
                     return  # the reader sees the socket end and the supervisor reconnects
             self._wake_writer = anyio.Event()
             await self._wake_writer.wait()
@@ -334,30 +258,3 @@ class WebSocketConnection:
             actions = protocol.take_actions()
             if actions:
                 self._execute(actions)
-
-
-def _refused(status: int, url: str, scope: str = "key") -> FxSocketError:
-    """What a refused handshake means: a refused key, a wrong URL, an account gone (the
-    404 of an account's own socket), or a server fault."""
-    if status == 401:
-        return AuthenticationError(
-            f"the stream at {url} refused the API key (401)", status=401, code="unauthorized"
-        )
-    if status == 403:
-        return PermissionDeniedError(
-            f"the stream at {url} refused this key (403)", status=403, code="forbidden"
-        )
-    if status == 404 and scope == "account":
-        return SubscriptionRefusedError(
-            f"the account's socket at {url} answered 404: the account is no longer linked "
-            "to this key (or its terminal moved: its record has the new ws_url)",
-            code="not_found",
-        )
-    if status in (400, 404):
-        return ConfigurationError(
-            f"the stream URL {url} answered {status}: check ws_url (or $FXSOCKET_WS_URL)",
-            code=f"handshake_{status}",
-        )
-    return ConnectionFailedError(
-        f"the stream at {url} answered {status} to the handshake", code=f"handshake_{status}"
-    )

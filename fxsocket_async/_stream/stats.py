@@ -61,6 +61,9 @@ class StreamStats(msgspec.Struct, frozen=True, kw_only=True):
     server_dropped: int = 0
     #: Stream-level error frames from the server that answered no request (logged too).
     notices: int = 0
+    #: The WebSocket client under the socket: ``"aiohttp"`` or ``"picows"``
+    #: (``StreamPolicy.transport``); for the sum of several sockets, theirs if they agree.
+    transport: str = ""
 
 
 class SubscriptionStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -113,10 +116,12 @@ def combined(each: list[StreamStats]) -> StreamStats | None:
     busy = [s for s in each if s.consumers] or each
     state = min((s.state for s in busy), key=_WORST_FIRST.index)
     ages = [s.newest_quote_age for s in each if s.newest_quote_age is not None]
+    transports = {s.transport for s in each}
     totals = {name: sum(getattr(s, name) for s in each) for name in _SUMMED}
     return StreamStats(
         connected=all(s.connected for s in busy),
         state=state,
         newest_quote_age=min(ages) if ages else None,
+        transport=transports.pop() if len(transports) == 1 else "mixed",
         **totals,
     )

@@ -15,7 +15,6 @@ import builtins
 import logging
 from collections.abc import Sequence
 
-import aiohttp
 from anyio.abc import TaskGroup
 
 from .._clock import Clock
@@ -36,6 +35,7 @@ from .connection import WebSocketConnection
 from .fanout import EventBuffer, QuoteBuffer
 from .recovery import RecoveryDriver
 from .stats import StreamStats
+from .transport import StreamTransport
 
 __all__ = ["Stream"]
 
@@ -47,7 +47,7 @@ class Stream:
 
     def __init__(
         self,
-        http: aiohttp.ClientSession,
+        transport: StreamTransport,
         dialect: StreamDialect,
         *,
         account_id: str | None,
@@ -71,7 +71,7 @@ class Stream:
             account_id=account_id,
         )
         self.connection = WebSocketConnection(
-            http,
+            transport,
             self.protocol,
             dialect.endpoint(account_id),
             policy=policy,
@@ -329,4 +329,5 @@ class Stream:
             newest_quote_age=self.newest_quote_age(),
             server_dropped=counts.server_dropped,
             notices=counts.notices,
+            transport=self.connection.transport,
         )
