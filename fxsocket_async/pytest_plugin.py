@@ -8,7 +8,10 @@ so its fixtures are there in every test session, nothing to import:
   then the fields of the test's ``@pytest.mark.fxsocket_simulator(...)``
   markers (module, class, function: the closest wins). Override the fixture
   to build your own, or to change the default one (a fixture may ask for the
-  fixture it overrides, by its own name).
+  fixture it overrides, by its own name). A recorded market is one field:
+  ``@pytest.mark.fxsocket_simulator(replay=ReplaySpec("tests/data/day",
+  speed="max", start="subscribed"))`` replays an archive of ``fxsocket-async
+  collect`` (``fxsocket_simulator.replay`` steers it; docs/simulator.md, "Replay").
 - ``fxsocket_simulator``: a running ``Simulator`` on 127.0.0.1 and an
   ephemeral port. Steer it from the test: ``set_price()``, ``tick()``,
   ``set_account_status()``, and the fault handles ``fxsocket_simulator.faults``

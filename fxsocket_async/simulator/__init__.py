@@ -4,13 +4,17 @@
 and the WebSocket stream of the wire contract on 127.0.0.1, and each linked
 account's terminal (the vendor SDK's per-account REST API and WebSocket), with
 one seeded market, simulated accounts and trading behind both, and fault
-injection. From a shell:
+injection; or, with ``SimulatorConfig(replay=ReplaySpec(dir))``, an archive
+of ``fxsocket-async collect`` replayed as its market. From a shell:
 ``python -m fxsocket_async.simulator --port 0``. See docs/simulator.md.
 """
 
 from .._core.events import AccountEvent
 from ._config import DEMO_API_KEY, ApiKey, Scope, SimulatorConfig
 from ._faults import Faults, InjectedFailure
+from ._replay import Replay
+from ._replay_archive import ReplayError
+from ._replay_spec import ReplaySpec
 from ._server import Simulator
 from ._steering import TerminalSocketInfo
 from ._symbols import DEFAULT_SYMBOLS, SymbolSpec
@@ -22,6 +26,9 @@ __all__ = [
     "ApiKey",
     "Faults",
     "InjectedFailure",
+    "Replay",
+    "ReplayError",
+    "ReplaySpec",
     "Scope",
     "Simulator",
     "SimulatorConfig",

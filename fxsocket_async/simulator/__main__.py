@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 from ._config import DEMO_API_KEY, ApiKey, SimulatorConfig
 from ._detach import detach
+from ._replay_archive import ReplayError
+from ._replay_spec import ReplaySpec, parse_speed
 from ._server import Simulator
 from ._symbols import DEFAULT_SYMBOLS, symbol_specs
 
@@ -110,8 +112,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "--symbols",
         default=None,
         metavar="SYMBOL,...",
-        help="a comma-separated subset of the built-in symbols "
-        f"(default: all of {','.join(s.name for s in DEFAULT_SYMBOLS)})",
+        help="a comma-separated subset of the built-in symbols, or with --replay of the "
+        f"archive's (default: all of {','.join(s.name for s in DEFAULT_SYMBOLS)}; with "
+        "--replay, all of the archive's)",
     )
     add(
         "--quote-interval",
@@ -148,6 +151,47 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="seconds between the periodic 'terminal' pushes on terminal sockets; 0 turns them off",
     )
+    replay = parser.add_argument_group(
+        "replay",
+        "serve an archive of 'fxsocket-async collect' as the market: its ticks in recorded "
+        "order and broker times (quotes, REST quotes and candles follow them; orders fill "
+        "at the recorded prices), every fault still available. Needs pyarrow: "
+        "pip install 'fxsocket-async[collect]'. See docs/simulator.md, Replay.",
+    )
+    replay.add_argument(
+        "--replay",
+        metavar="DIR",
+        default=None,
+        help="the archive to replay (its sealed files: unsealed parts are skipped); "
+        "--symbols picks among its symbols (default: no replay, a random-walk market)",
+    )
+    replay.add_argument(
+        "--speed",
+        type=parse_speed,
+        default=1.0,
+        metavar="1|10|max",
+        help="broker-time seconds per real second, or max: as fast as the streams carry them",
+    )
+    replay.add_argument(
+        "--loop",
+        action="store_true",
+        help="start again at the end, times shifted by the archive's span "
+        "(without it the market stays at the last prices)",
+    )
+    replay.add_argument(
+        "--replay-start",
+        choices=("now", "subscribed"),
+        default="now",
+        help="now: when the simulator starts; subscribed: once quote subscriptions cover "
+        "every replayed symbol",
+    )
+    replay.add_argument(
+        "--replay-account",
+        metavar="ID",
+        default=None,
+        help="the collecting account to replay, when the archive holds several "
+        "(default: the only one)",
+    )
     add("--access-log", action="store_true", help="log every request on stderr")
     add(
         "--detach",
@@ -162,8 +206,21 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     """Build the configuration the command line asks for; raises ``ValueError``."""
     keys = tuple(ApiKey.parse(text) for text in args.api_key) or (ApiKey(DEMO_API_KEY),)
     symbols = SimulatorConfig().symbols
-    if args.symbols:
-        symbols = symbol_specs(s.strip() for s in args.symbols.split(",") if s.strip())
+    names = [s.strip() for s in (args.symbols or "").split(",") if s.strip()]
+    replay = None
+    if args.replay is not None:
+        replay = ReplaySpec(
+            args.replay,
+            speed=args.speed,
+            loop=args.loop,
+            start=args.replay_start,
+            symbols=tuple(names) or None,
+            account=args.replay_account,
+        )
+    elif args.loop or args.replay_start != "now" or args.replay_account or args.speed != 1.0:
+        raise ValueError("--speed, --loop, --replay-start and --replay-account need --replay DIR")
+    elif names:
+        symbols = symbol_specs(names)
     return SimulatorConfig(
         api_keys=keys,
         provision_delay=args.provision_delay,
@@ -176,6 +233,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         balance=args.balance,
         terminal=not args.no_terminal,
         terminal_interval=args.terminal_interval or None,
+        replay=replay,
     )
 
 
@@ -188,14 +246,28 @@ async def serve(
 ) -> int:
     """Listen, link ``links``, print the three lines, run until SIGTERM or SIGINT.
 
-    Returns the exit status: 0, or 2 when a link is refused (nothing is printed
-    on stdout then).
+    Returns the exit status: 0, or 2 when a link is refused or the archive to
+    replay cannot be (nothing is printed on stdout then).
     """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with Simulator(config, host=host, port=port, access_log=access_log) as sim:
+    try:
+        simulator = Simulator(config, host=host, port=port, access_log=access_log)
+    except ReplayError as exc:
+        where = config.replay.path if config.replay is not None else ""
+        print(f"error: --replay {where}: {exc}", file=sys.stderr)
+        return 2
+    if simulator.replay is not None:
+        archive = simulator.replay.archive
+        print(
+            f"replaying {archive.count} ticks of {', '.join(archive.symbols)} from "
+            f"{archive.files} file(s) ({len(archive.skipped)} unsealed skipped)",
+            file=sys.stderr,
+            flush=True,
+        )
+    async with simulator as sim:
         for link in links:
             try:
                 account = sim.link_account(link.server, link.login, nickname=link.nickname)

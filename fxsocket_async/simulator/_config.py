@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+from ._replay_spec import ReplaySpec
 from ._symbols import DEFAULT_SYMBOLS, SymbolSpec
 
 __all__ = ["DEMO_API_KEY", "SCOPES", "ApiKey", "Scope", "SimulatorConfig"]
@@ -69,6 +70,9 @@ class SimulatorConfig:
     terminal_interval: float | None = 1.0
     #: Frames a terminal socket may queue before it drops ticks and bars.
     terminal_queue_limit: int = 1000
+    #: Serve this archive's ticks as the market instead of the random walk (its
+    #: symbols replace ``symbols``; ``quote_interval`` is unused). See "Replay".
+    replay: ReplaySpec | None = None
 
     def __post_init__(self) -> None:
         if not self.api_keys:

@@ -66,6 +66,7 @@ class Engine:
         publish: Publish,
         observe: Observe | None = None,
         urls: TerminalUrls | None = None,
+        wall: Callable[[], datetime] | None = None,
     ) -> None:
         self.config = config
         self.market = market
@@ -89,7 +90,11 @@ class Engine:
         self.lifecycle = Lifecycle(
             config, self.registry, self.money, tickets, now=now, monotonic=monotonic
         )
-        self.orders = Orders(config, self.registry, self.money, self.lifecycle, tickets, now=now)
+        # Idempotency keys expire on ``wall`` (real time, default ``now``): a replay's
+        # broker clock may race through hours, and a retry must still find its key.
+        self.orders = Orders(
+            config, self.registry, self.money, self.lifecycle, tickets, now=now, wall=wall
+        )
 
     # ------------------------------------------------------------ accounts
 

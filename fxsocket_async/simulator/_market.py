@@ -64,7 +64,13 @@ class _Series:
 class _SymbolState:
     __slots__ = ("ask", "backfill", "bid", "mid", "rng", "series", "spec", "straddle", "time")
 
-    def __init__(self, spec: SymbolSpec, seed: int, started_at: datetime) -> None:
+    def __init__(
+        self,
+        spec: SymbolSpec,
+        seed: int,
+        started_at: datetime,
+        opening: tuple[float, float] | None = None,
+    ) -> None:
         self.spec = spec
         self.backfill = Backfill(spec, seed)
         self.rng = random.Random(stable_key(seed, spec.name, "walk"))
@@ -73,6 +79,9 @@ class _SymbolState:
         self.bid = self.backfill.bid(log_mid)
         typical = sum(spec.spread_points) // 2 * spec.point
         self.ask = spec.round(self.bid + typical)
+        if opening is not None:
+            self.bid, self.ask = opening
+            self.mid = (self.bid + self.ask) / 2
         self.time = started_at
         self.series = {name: _Series(frame.index(started_at)) for name, frame in FRAMES.items()}
         # Backfill part of each timeframe's bar containing started_at, computed on demand.
@@ -86,6 +95,8 @@ class Market:
     market reads it for every tick and every candle request, so tests can
     drive time with a fake clock. ``max_live_bars`` bounds the live bars kept
     per symbol and timeframe (older ones are dropped and no longer served).
+    ``opening`` sets a symbol's (bid, ask) before its first tick (a replay
+    opens at the recorded prices); the others open at the backfill's.
     """
 
     def __init__(
@@ -95,6 +106,7 @@ class Market:
         seed: int,
         now: Callable[[], datetime],
         max_live_bars: int = _DEFAULT_MAX_LIVE_BARS,
+        opening: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
         if not symbols:
             raise ValueError("a market needs at least one symbol")
@@ -108,7 +120,10 @@ class Market:
         self._max_live_bars = max_live_bars
         self.started_at: datetime = to_utc(now())
         self.specs: Mapping[str, SymbolSpec] = MappingProxyType({s.name: s for s in symbols})
-        self._states = {s.name: _SymbolState(s, seed, self.started_at) for s in symbols}
+        opening = opening or {}
+        self._states = {
+            s.name: _SymbolState(s, seed, self.started_at, opening.get(s.name)) for s in symbols
+        }
         self._step_sigma = {
             s.name: s.daily_volatility * math.sqrt(_STEP_SECONDS / DAY) for s in symbols
         }
@@ -184,6 +199,18 @@ class Market:
                 raise ValueError(f"ask ({ask!r}) must be a number at least the bid ({bid!r})")
         state.mid = (new_bid + new_ask) / 2
         self._tick(state, self._clock(), new_bid, new_ask)
+        return self._quote(state)
+
+    def replay_tick(self, symbol: str, bid: float, ask: float, time: datetime) -> Quote:
+        """Record a replayed tick as it was: its prices unrounded, at its own ``time``.
+
+        The caller (the replay) checked the prices and keeps ``time`` from
+        going back; the random walk continues from the new mid. Raises
+        ``KeyError`` for an unknown symbol.
+        """
+        state = self._state(symbol)
+        state.mid = (bid + ask) / 2
+        self._tick(state, max(time, self.started_at), bid, ask)
         return self._quote(state)
 
     def _tick(self, state: _SymbolState, t: datetime, bid: float, ask: float) -> None:

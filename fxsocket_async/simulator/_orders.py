@@ -75,6 +75,7 @@ class Orders:
         tickets: Tickets,
         *,
         now: Callable[[], datetime],
+        wall: Callable[[], datetime] | None = None,
     ) -> None:
         self.config = config
         self._accounts = accounts
@@ -83,6 +84,8 @@ class Orders:
         self.lifecycle = lifecycle
         self._tickets = tickets
         self._now = now
+        # Idempotency keys expire on real time even when the broker clock is a replay's.
+        self._wall = wall or now
 
     # -------------------------------------------------------------- placing
 
@@ -131,7 +134,7 @@ class Orders:
         if idempotency_key is not None:
             account.idempotency[idempotency_key] = (
                 fingerprint(request),
-                self._now() + IDEMPOTENCY_TTL,
+                self._wall() + IDEMPOTENCY_TTL,
                 reply,
             )
         return reply, False
@@ -139,7 +142,7 @@ class Orders:
     def _idempotent_replay(
         self, account: AccountRecord, request: CreateOrderRequest, key: str
     ) -> OrderReply | None:
-        now = self._now()
+        now = self._wall()
         for stale in [k for k, (_, expires, _) in account.idempotency.items() if expires <= now]:
             del account.idempotency[stale]
         stored = account.idempotency.get(key)

@@ -26,6 +26,7 @@ from ._faults import Faults
 from ._market import Market
 from ._ratelimit import RateLimiter
 from ._records import AccountRecord, Cancel, DealRecord
+from ._replay import Replay, Streams
 from ._requests import LinkBody
 from ._steering import TerminalSteering
 from ._stream import StreamHub
@@ -50,6 +51,9 @@ class Simulator(TerminalSteering):
     Both dialects are served from one market and one engine: each linked
     account's terminal lives under ``{base_url}/terminal/{account_id}``
     (``SimulatorConfig.terminal=False`` serves the reference dialect alone).
+    With ``SimulatorConfig.replay`` the market is an archive's ticks, steered
+    through ``sim.replay`` (docs/simulator.md, "Replay"); the archive is read
+    here, so a bad one raises ``ReplayError`` (a ``ValueError``) at once.
     """
 
     def __init__(
@@ -65,7 +69,16 @@ class Simulator(TerminalSteering):
         self._host = host
         self._port = port
         self._access_log = access_log
-        self.market = Market(self.config.symbols, seed=self.config.seed, now=self._broker_now)
+        config = self.config
+        self.replay: Replay | None = None
+        if config.replay is not None:
+            self.replay = Replay.open(config.replay, config.symbols, config.seed)
+        self.market = Market(
+            self.replay.specs if self.replay else config.symbols,
+            seed=config.seed,
+            now=self._broker_now,
+            opening=self.replay.opening if self.replay else None,
+        )
         self._urls = TerminalUrls()
         self.engine = Engine(
             self.config,
@@ -76,6 +89,7 @@ class Simulator(TerminalSteering):
             publish=self._publish,
             observe=self._observe,
             urls=self._urls if self.config.terminal else None,
+            wall=self._wall_now,
         )
         self._hub = StreamHub(self.engine)
         self._terminals = TerminalHub(
@@ -138,7 +152,10 @@ class Simulator(TerminalSteering):
         self._urls.bind(self.base_url)
         tasks = await self._stack.enter_async_context(anyio.create_task_group())
         self._stack.callback(tasks.cancel_scope.cancel)
-        if self.config.quote_interval:
+        if self.replay is not None:
+            streams = Streams(self._hub, self._terminals, self.config.terminal_queue_limit)
+            tasks.start_soon(self.replay.run, self.market, self._on_quotes, streams)
+        elif self.config.quote_interval:
             tasks.start_soon(self._run_market, self.config.quote_interval)
         if self.config.terminal and self.config.terminal_interval:
             tasks.start_soon(self._run_terminal_status, self.config.terminal_interval)
@@ -166,6 +183,10 @@ class Simulator(TerminalSteering):
     # ---------------------------------------------------------- plumbing
 
     def _broker_now(self) -> datetime:
+        # A replay's broker clock is its recorded times (offset included, as recorded).
+        return self.replay.now() if self.replay is not None else self._wall_now()
+
+    def _wall_now(self) -> datetime:
         # The broker's server time, labelled UTC, to the millisecond as MT5 reports it.
         now = datetime.now(UTC) + timedelta(hours=self.config.broker_utc_offset)
         return now.replace(microsecond=now.microsecond // 1000 * 1000)

@@ -22,7 +22,7 @@ from typing import Final
 import msgspec
 from aiohttp import web
 
-from .._core.models import CANDLES_DEFAULT_LIMIT, CANDLES_MAX_LIMIT
+from .._core.models import CANDLES_MAX_LIMIT
 from ._engine import Engine
 from ._errors import SimError
 from ._records import AccountRecord
@@ -179,7 +179,8 @@ class _TerminalRoutes:
             raise invalid(f"timeframe must be one of {allowed}, not {timeframe!r}")
         start, end = _range(query)
         symbol = self._symbol(request)
-        limit = CANDLES_MAX_LIMIT if start is not None else CANDLES_DEFAULT_LIMIT
+        # With `from`, the first page from it; without, the newest page up to `to`.
+        limit = CANDLES_MAX_LIMIT
         bars = candles(self.engine, symbol, timeframe, start=start, end=end, limit=limit)
         return json_response(bars)
 

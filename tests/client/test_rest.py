@@ -479,7 +479,12 @@ async def test_candles_last_n_for_every_timeframe(
     times = [b.time for b in bars]
     assert times == sorted(set(times))
     assert all(_aligned(timeframe, t) for t in times), times
-    assert times[-1] <= datetime.now(UTC)
+    # The newest bars: the last is the bar now falls in (or the one before, across a
+    # bar boundary), not a page from the start of some earlier range.
+    now = datetime.now(UTC)
+    assert times[-1] <= now
+    if timeframe in FIXED_SECONDS:
+        assert now - times[-1] < timedelta(seconds=2 * FIXED_SECONDS[timeframe]), times
 
 
 async def test_candles_without_start_end_before_now(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final, TypeVar
 
 import msgspec
@@ -34,7 +34,6 @@ from ..._core.market import (
     SymbolInfo,
 )
 from ..._core.models import (
-    TIMEFRAME_SECONDS,
     AccountSummary,
     Candle,
     CloseOrderReply,
@@ -313,12 +312,10 @@ class TerminalRest:
         now: datetime,
     ) -> RestCall[list[Candle]]:
         query = {"symbol": symbol, "timeframe": TIMEFRAMES[timeframe]}
-        if start is None:
-            # The route takes a range: reach back far enough for `limit` bars over
-            # weekends and holidays, and keep the newest `limit`.
-            span = TIMEFRAME_SECONDS[timeframe] * 2 * (limit or 1000) + 3 * 86400
-            query["from"] = format_time((end or now) - timedelta(seconds=span))
-        else:
+        # Without `from` the route answers the newest bars up to `to`; a `from`
+        # reached back to cover `limit` bars would be answered from its start,
+        # cut at the route's page size, and miss the newest bars.
+        if start is not None:
             query["from"] = format_time(start)
         if end is not None:
             query["to"] = format_time(end)

@@ -216,7 +216,7 @@ async def test_price_history_serves_every_timeframe(term: Terminal, timeframe: s
     bars = await term.ok(
         "GET", "/PriceHistory", params={"symbol": "EURUSD", "timeframe": timeframe}
     )
-    assert 1 <= len(bars) <= 500
+    assert 1 <= len(bars) <= 1000
     assert set(bars[0]) == {
         "time",
         "open",
