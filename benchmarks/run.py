@@ -69,7 +69,7 @@ SUITES: list[Entry] = [
     Entry("8", "benchmarks.suites_other:suite_collect", firehose=True),
     Entry("6", "benchmarks.suites_other:suite_decode"),
     Entry("7", "benchmarks.suites_other:suite_rest"),
-    # Entry("9", "benchmarks.bridge:suite_bridge", firehose=True),  # issue 12: one line
+    Entry("9", "benchmarks.bridge:suite_bridge", firehose=True),
 ]
 
 

@@ -238,3 +238,56 @@ def coverage(directory: str, as_json: bool, symbols: tuple[str, ...]) -> int:
     from .coverage import show_coverage
 
     return show_coverage(directory, as_json=as_json, symbols=symbols)
+
+
+@cli.command(epilog=_ENV)
+@click.option(
+    "--nats", "nats_urls", multiple=True, required=True, metavar="URL",
+    help="A NATS server, nats://HOST:PORT (repeat for a cluster's seeds).",
+)  # fmt: skip
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    help="An account (repeatable; default: every connected one).",
+)
+@click.option(
+    "--symbols",
+    multiple=True,
+    help="Symbols whose quotes to publish (repeatable, or comma-separated).",
+)
+@click.option(
+    "--prefix", default="fxsocket", show_default=True, help="Of every subject, stream and bucket."
+)
+@click.option(
+    "--metrics-port", type=click.IntRange(min=0, max=65535), help="Serve Prometheus metrics here."
+)
+@click.option(
+    "--dialect", type=click.Choice(["auto", "reference", "terminal"]), default="auto",
+    show_default=True, help="How accounts are reached (see docs/protocol.md).",
+)  # fmt: skip
+@click.option("--max-batch", type=click.IntRange(1, 10_000), default=100, show_default=True,
+              help="Quotes per NATS message at most.")  # fmt: skip
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+def bridge(
+    nats_urls: tuple[str, ...],
+    accounts: tuple[str, ...],
+    symbols: tuple[str, ...],
+    prefix: str,
+    metrics_port: int | None,
+    dialect: str,
+    max_batch: int,
+    quiet: bool,
+) -> int:
+    """Publish accounts' events, quotes and REST to NATS JetStream (see docs/bridge.md).
+
+    One process holds the upstream session; consumers on any host read it with
+    RemoteFxSocket. Ctrl-C or SIGTERM: drain, exit 0. Needs the bridge extra.
+    """
+    from .bridge import BridgeOptions, bridge_command
+
+    options = BridgeOptions(
+        nats=nats_urls, accounts=accounts, symbols=symbols, prefix=prefix,
+        metrics_port=metrics_port, dialect=dialect, max_batch=max_batch, quiet=quiet,
+    )  # fmt: skip
+    return bridge_command(options)

@@ -1,0 +1,362 @@
+"""The bridge: one upstream session published to NATS JetStream for any number of processes.
+
+``async with Bridge(fx, nats=url, accounts=[...], symbols=[...]) as bridge:`` sets up
+the streams and buckets (``_wire``), then runs, per account, the events pump
+(``_account``), the quotes pump, the REST responder (``_rpc_server``) and a
+monitor that writes ``status.<account>`` and the metrics (``_metrics``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.errors import Error as NatsError
+from nats.js.api import (
+    DiscardPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.client import JetStreamContext
+from nats.js.errors import BadRequestError as JsBadRequestError
+from nats.js.errors import NotFoundError as JsNotFoundError
+
+from .._client import AsyncFxSocket
+from .._core.validation import check_account_id, check_symbols
+from .._exceptions import ConsumerOverflowError, FxSocketError, ValidationError
+from ._account import AccountPump
+from ._errors import BridgeUnavailableError
+from ._metrics import BridgeMetrics
+from ._publisher import Publisher
+from ._rpc_server import RpcServer
+from ._wire import (
+    DEFAULT_DUPLICATE_WINDOW,
+    DEFAULT_MAX_AGE,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_PREFIX,
+    DEFAULT_QUOTES_PER_SUBJECT,
+    BridgeStatus,
+    Wire,
+)
+
+__all__ = ["Bridge"]
+
+log = logging.getLogger("fxsocket_async.bridge")
+
+_QUOTE_BUFFER = 100_000
+
+
+class Bridge:
+    """Publishes ``fx``'s accounts to NATS: ``async with Bridge(fx, nats=..., accounts=[...])``.
+
+    ``nats`` is a server URL (or a list: a cluster's seeds). Events of every
+    account go to the ``<PREFIX>_EVENTS`` stream with stable message ids;
+    quotes of ``symbols`` (none: no quotes) in batches of at most
+    ``max_batch``, the newest per symbol to the KV bucket at most every
+    ``latest_interval`` seconds; REST requests are answered when ``rpc``.
+    ``metrics_port`` serves Prometheus metrics (``0``: a free port, see
+    ``metrics_port`` after entering).
+
+    Raises ``ValidationError`` (here) for bad arguments; entering raises
+    ``BridgeUnavailableError`` when NATS or JetStream cannot be reached.
+    """
+
+    def __init__(
+        self,
+        fx: AsyncFxSocket,
+        *,
+        nats: str | Sequence[str],
+        accounts: Sequence[str],
+        symbols: Sequence[str] = (),
+        prefix: str = DEFAULT_PREFIX,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        latest_interval: float = 0.05,
+        max_age: timedelta = DEFAULT_MAX_AGE,
+        duplicate_window: timedelta = DEFAULT_DUPLICATE_WINDOW,
+        quotes_per_subject: int = DEFAULT_QUOTES_PER_SUBJECT,
+        rpc: bool = True,
+        metrics_port: int | None = None,
+        monitor_interval: float = 1.0,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        servers = [nats] if isinstance(nats, str) else list(nats)
+        if not servers or not all(isinstance(s, str) and "://" in s for s in servers):
+            raise ValidationError(f"nats must be a URL such as nats://127.0.0.1:4222, not {nats!r}")
+        if not accounts:
+            raise ValidationError("a bridge needs at least one account")
+        for account in accounts:
+            check_account_id(account)
+        if symbols:
+            check_symbols(tuple(symbols), "Bridge")
+        if not 1 <= max_batch <= 10_000:
+            raise ValidationError(f"max_batch must be 1..10000, not {max_batch!r}")
+        if not latest_interval >= 0 or not monitor_interval > 0:
+            raise ValidationError("latest_interval and monitor_interval must be positive")
+        if duplicate_window > max_age:
+            raise ValidationError("duplicate_window must not be longer than max_age")
+        self.fx = fx
+        self.servers = servers
+        self.accounts = list(dict.fromkeys(accounts))
+        self.symbols = list(dict.fromkeys(symbols))
+        self.wire = Wire(prefix)
+        self.max_batch = max_batch
+        self.latest_interval = latest_interval
+        self.max_age = max_age
+        self.duplicate_window = duplicate_window
+        self.quotes_per_subject = quotes_per_subject
+        self.rpc_enabled = rpc
+        self.monitor_interval = monitor_interval
+        self.connect_timeout = connect_timeout
+        self.metrics = BridgeMetrics()
+        self.metrics_port = metrics_port
+        #: This run's id: the ``Fx-Epoch`` of its quotes, and in ``status.<account>``.
+        self.epoch = uuid.uuid4().hex[:12]
+        self._metrics_wanted = metrics_port is not None
+        self._nc: NatsClient | None = None
+        self._js: JetStreamContext | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pumps: dict[str, AccountPump] = {}
+        self._publisher: Publisher | None = None
+        self._rpc: RpcServer | None = None
+        self._failed = asyncio.Event()
+        self._error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"Bridge(prefix={self.wire.prefix!r}, accounts={self.accounts!r})"
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:  # fmt: skip
+        await self.aclose()
+
+    @property
+    def nc(self) -> NatsClient:
+        if self._nc is None:
+            raise BridgeUnavailableError("the bridge is not started")
+        return self._nc
+
+    async def start(self) -> None:
+        """Connect, set up streams and buckets, recover, then publish in the background.
+
+        Raises ``BridgeUnavailableError`` when NATS/JetStream cannot be reached
+        or refuses the streams' configuration.
+        """
+        failure = ""
+        try:
+            self._nc = nc = await nats.connect(
+                servers=self.servers, name=f"fxsocket-bridge-{self.epoch}",
+                connect_timeout=self.connect_timeout, allow_reconnect=True,
+                max_reconnect_attempts=-1, reconnect_time_wait=0.25,
+            )  # fmt: skip
+            self._js = js = nc.jetstream()
+            kvs = await self._setup(js)
+        except (TimeoutError, NatsError, OSError) as exc:
+            failure = f"{type(exc).__name__}: {exc}"
+        if failure:
+            await self._close_nats()
+            raise BridgeUnavailableError(f"NATS at {', '.join(self.servers)}: {failure}")
+        state_kv, orders_kv = kvs
+        if self._metrics_wanted:
+            self.metrics_port = self.metrics.serve(self.metrics_port or 0)
+        self._publisher = Publisher(
+            js, self.wire, self.metrics, epoch=self.epoch, max_batch=self.max_batch,
+            latest_interval=self.latest_interval,
+        )  # fmt: skip
+        if self.rpc_enabled:
+            self._rpc = RpcServer(self.fx, nc, self.wire, self.accounts, orders_kv, self.metrics)
+            await self._rpc.start()
+        self._spawn(self._publisher.run_latest())
+        for account in self.accounts:
+            pump = AccountPump(
+                self.fx, account, self._publisher, state_kv, self.metrics, epoch=self.epoch
+            )
+            self._pumps[account] = pump
+            self._spawn(pump.run())
+            if self.symbols:
+                self._spawn(self._run_quotes(account))
+        self._spawn(self._run_monitor(state_kv))
+
+    async def _setup(self, js: JetStreamContext) -> tuple[Any, Any]:
+        w = self.wire
+        await _ensure_stream(js, StreamConfig(
+            name=w.events_stream, subjects=[w.events_subjects], storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS, max_age=self.max_age.total_seconds(),
+            duplicate_window=self.duplicate_window.total_seconds(),
+        ))  # fmt: skip
+        await _ensure_stream(js, StreamConfig(
+            name=w.quotes_stream, subjects=[w.quotes_subjects], storage=StorageType.MEMORY,
+            retention=RetentionPolicy.LIMITS, discard=DiscardPolicy.OLD,
+            max_msgs_per_subject=self.quotes_per_subject, duplicate_window=1.0,
+        ))  # fmt: skip
+        await _ensure_kv(
+            js, KeyValueConfig(bucket=w.latest_bucket, history=1, storage=StorageType.FILE)
+        )
+        state_kv = await _ensure_kv(
+            js, KeyValueConfig(bucket=w.bridge_bucket, history=1, storage=StorageType.FILE)
+        )
+        orders_kv = await _ensure_kv(js, KeyValueConfig(
+            bucket=w.orders_bucket, history=1, storage=StorageType.FILE,
+            ttl=self.duplicate_window.total_seconds(),
+        ))  # fmt: skip
+        return state_kv, orders_kv
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("a bridge task failed: %r", exc)
+            self._error = self._error or exc
+            self._failed.set()
+
+    async def ready(self, timeout: float = 30.0) -> None:
+        """Wait until every account is recovered and publishing live.
+
+        Raises ``TimeoutError`` (ours, via ``BridgeUnavailableError``'s
+        sibling) when that takes longer than ``timeout``.
+        """
+        from .._exceptions import TimeoutError as FxTimeoutError
+
+        waits = [p.ready.wait() for p in self._pumps.values()]
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), timeout)
+        except TimeoutError:
+            raised = True
+        else:
+            raised = False
+        if raised:
+            raise FxTimeoutError(f"the bridge was not ready within {timeout:g} s")
+
+    async def wait(self) -> None:
+        """Run until a background task fails; raises that failure (as ours)."""
+        await self._failed.wait()
+        exc = self._error
+        if isinstance(exc, FxSocketError):
+            raise exc
+        raise BridgeUnavailableError(f"the bridge failed: {type(exc).__name__}")
+
+    async def _run_quotes(self, account: str) -> None:
+        assert self._publisher is not None
+        for _ in range(1_000_000):  # bounded; each round lasts while the subscription does
+            try:
+                async with self.fx.quotes(*self.symbols, account=account, mode="all",
+                                          buffer=_QUOTE_BUFFER) as quotes:  # fmt: skip
+                    async for batch in quotes.batches():
+                        await self._publisher.publish_quotes(account, batch)
+            except ConsumerOverflowError as exc:
+                self.metrics.quotes_dropped.labels(account).inc(_QUOTE_BUFFER)
+                log.warning("quotes of %s overflowed (%s); subscribing again", account, exc)
+            except FxSocketError as exc:
+                log.warning("quotes of %s ended (%s); subscribing again", account, exc)
+                await asyncio.sleep(1.0)
+
+    async def _run_monitor(self, state_kv: Any) -> None:
+        written: dict[str, tuple[Any, ...]] = {}
+        while True:
+            streams = self.fx.stats()["streams"]
+            for account in self.accounts:
+                state = self.fx.connection(account).state
+                stats = streams.get(account) or streams.get(None)
+                reconnects = stats.reconnects if stats is not None else 0
+                self.metrics.upstream_state.labels(account).state(state.state)
+                self.metrics.reconnects.labels(account).set(reconnects)
+                gaps = self._pumps[account].gaps
+                key = (state.state, state.reason, reconnects, gaps)
+                if written.get(account) != key:
+                    status = BridgeStatus(
+                        account=account, state=state.state, since=state.since, epoch=self.epoch,
+                        reason=state.reason, reconnects=reconnects, gaps=gaps,
+                        updated_at=datetime.now(UTC),
+                    )  # fmt: skip
+                    with contextlib.suppress(NatsError):
+                        await state_kv.put(self.wire.status_key(account), _encode(status))
+                        written[account] = key
+            await self._poll_consumers()
+            await asyncio.sleep(self.monitor_interval)
+
+    async def _poll_consumers(self) -> None:
+        assert self._js is not None
+        try:
+            consumers = await self._js.consumers_info(self.wire.events_stream)
+        except (TimeoutError, NatsError):
+            return
+        for info in consumers:
+            name = info.name or "?"
+            self.metrics.consumer_pending.labels(name).set(info.num_pending or 0)
+            self.metrics.consumer_ack_pending.labels(name).set(info.num_ack_pending or 0)
+
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Stop: answer no more requests, stop publishing, save state, drain NATS."""
+        if self._rpc is not None:
+            await self._rpc.stop(timeout)
+            self._rpc = None
+        tasks, self._tasks = self._tasks, []
+        # Python 3.11's asyncio.wait_for can swallow a cancellation that lands as its inner
+        # call completes (a publish, here): such a task goes on to wait for the next event,
+        # so it is cancelled again until it ends (bounded in rounds).
+        for _ in range(20):
+            pending = [task for task in tasks if not task.done()]
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=0.25)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._publisher is not None and self._nc is not None and self._nc.is_connected:
+            with contextlib.suppress(NatsError, asyncio.TimeoutError):
+                await self._publisher.flush_latest()
+                for pump in self._pumps.values():
+                    await pump.save()
+                await self._publisher.drain(timeout)
+        await self._close_nats()
+        self.metrics.close()
+
+    async def _close_nats(self) -> None:
+        nc, self._nc = self._nc, None
+        if nc is not None and not nc.is_closed:
+            with contextlib.suppress(NatsError, asyncio.TimeoutError):
+                await asyncio.wait_for(nc.drain(), 5.0)
+            with contextlib.suppress(NatsError, asyncio.TimeoutError):
+                await nc.close()
+
+
+def _encode(value: Any) -> bytes:
+    import msgspec
+
+    return msgspec.json.encode(value)
+
+
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    try:
+        await js.add_stream(config)
+    except JsBadRequestError:
+        # It exists with another configuration (an operator's: replicas, limits):
+        # theirs stands.
+        log.info("stream %s exists with its own configuration; keeping it", config.name)
+
+
+async def _ensure_kv(js: JetStreamContext, config: KeyValueConfig) -> Any:
+    try:
+        return await js.key_value(config.bucket)
+    except (JsNotFoundError, NatsError):
+        return await js.create_key_value(config)

@@ -1,0 +1,197 @@
+"""Publishing to JetStream: events (acknowledged, retried, de-duplicated), quote batches
+(async, acks checked in the background) and the newest quote per symbol (conflated KV).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from nats.errors import Error as NatsError
+from nats.js.client import JetStreamContext
+
+from .._core.models import Quote
+from ._errors import BridgeUnavailableError
+from ._metrics import BridgeMetrics
+from ._wire import (
+    EPOCH_HEADER,
+    MSG_ID_HEADER,
+    SEQ_HEADER,
+    BridgeEvent,
+    Wire,
+    encode_event,
+    encode_quote,
+    encode_quotes,
+    event_id,
+)
+
+__all__ = ["Publisher"]
+
+log = logging.getLogger("fxsocket_async.bridge")
+
+# An event publish is retried (same message id, so never stored twice) with these
+# delays until it is acknowledged: an event is never dropped while the bridge runs.
+_RETRY_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+#: nats-py's default window of unacknowledged async publishes (publish_async_max_pending).
+_MAX_PENDING = 4000
+
+
+class Publisher:
+    """Everything the bridge sends to JetStream, for every account."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        wire: Wire,
+        metrics: BridgeMetrics,
+        *,
+        epoch: str,
+        max_batch: int,
+        latest_interval: float,
+        publish_timeout: float = 5.0,
+    ) -> None:
+        self._js = js
+        self._wire = wire
+        self._metrics = metrics
+        self._epoch = epoch
+        self._max_batch = max_batch
+        self._latest_interval = latest_interval
+        self._publish_timeout = publish_timeout
+        self._seq: dict[tuple[str, str], int] = {}
+        self._latest: dict[tuple[str, str], Quote] = {}
+        self._latest_dirty: set[tuple[str, str]] = set()
+        self._latest_wake = asyncio.Event()
+        self.events_published = 0
+        self.quotes_published = 0
+
+    # ------------------------------------------------------------ events
+
+    async def publish_event(
+        self, account: str, event: BridgeEvent, *, at: datetime | None = None
+    ) -> bool:
+        """Publish one event until JetStream acknowledges it; ``False`` for a duplicate.
+
+        Raises ``asyncio.CancelledError`` only (the bridge stopping): a failed
+        publish is counted and retried, as the event must not be lost.
+        """
+        subject = self._wire.events_subject(account)
+        body = encode_event(event, account=account)
+        headers = {MSG_ID_HEADER: event_id(account, event, at=at)}
+        for attempt in range(1_000_000):  # bounded in count; each try is bounded in time
+            try:
+                ack = await self._js.publish(
+                    subject, body, timeout=self._publish_timeout,
+                    stream=self._wire.events_stream, headers=headers,
+                )  # fmt: skip
+            except (TimeoutError, NatsError) as exc:
+                self._metrics.publish_errors.labels("events").inc()
+                delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
+                log.warning("publishing an event of %s failed (%r); retrying", account, exc)
+                await asyncio.sleep(delay)
+                continue
+            if ack.duplicate:
+                self._metrics.events_duplicate.labels(account).inc()
+                return False
+            self._metrics.events_published.labels(account).inc()
+            self.events_published += 1
+            return True
+        raise BridgeUnavailableError("JetStream refused an event a million times")
+
+    # ------------------------------------------------------------ quotes
+
+    async def publish_quotes(self, account: str, quotes: Sequence[Quote]) -> None:
+        """Publish one upstream batch: per symbol, in order, ``max_batch`` per message.
+
+        Never waits to fill a batch. A batch NATS cannot take (its pending
+        publishes are full past the timeout, or it is down) is dropped and
+        counted; consumers see the hole in ``Fx-Seq``.
+        """
+        by_symbol: dict[str, list[Quote]] = {}
+        for quote in quotes:
+            by_symbol.setdefault(quote.symbol, []).append(quote)
+        for symbol, group in by_symbol.items():
+            key = (account, symbol)
+            self._latest[key] = group[-1]
+            if key not in self._latest_dirty:
+                self._latest_dirty.add(key)
+                self._latest_wake.set()
+            subject = self._wire.quotes_subject(account, symbol)
+            for start in range(0, len(group), self._max_batch):
+                chunk = group[start : start + self._max_batch]
+                seq = self._seq.get(key, 0) + 1
+                self._seq[key] = seq
+                headers = {SEQ_HEADER: str(seq), EPOCH_HEADER: self._epoch}
+                await self._publish_async(
+                    subject, encode_quotes(chunk), headers, "quotes", account, len(chunk)
+                )
+
+    async def _publish_async(
+        self, subject: str, body: bytes, headers: dict[str, str], kind: str,
+        account: str = "", count: int = 0,
+    ) -> None:  # fmt: skip
+        # A stall timeout makes nats-py wrap each publish in asyncio.wait_for (a task and a
+        # loop turn per message, letting the upstream reader outrun us): only use it when
+        # the pending window is full and the wait is real.
+        stall = self._publish_timeout if self._js.publish_async_pending() >= _MAX_PENDING else None
+        try:
+            future = await self._js.publish_async(subject, body, wait_stall=stall, headers=headers)
+        except (TimeoutError, NatsError):
+            self._metrics.publish_errors.labels(kind).inc()
+            if count:
+                self._metrics.quotes_dropped.labels(account).inc(count)
+            return
+        if count:
+            self.quotes_published += count
+            self._metrics.quotes_published.labels(account).inc(count)
+            self._metrics.quote_messages.labels(account).inc()
+        future.add_done_callback(lambda f: self._acked(f, kind))
+
+    def _acked(self, future: asyncio.Future[Any], kind: str) -> None:
+        if future.cancelled() or future.exception() is not None:
+            self._metrics.publish_errors.labels(kind).inc()
+
+    async def run_latest(self) -> None:
+        """Put the newest quote per symbol in the KV bucket, at most every
+        ``latest_interval`` per symbol, always the newest (runs until cancelled)."""
+        bucket = self._wire.latest_bucket
+        last_put: dict[tuple[str, str], float] = {}
+        while True:
+            await self._latest_wake.wait()
+            self._latest_wake.clear()
+            now = time.monotonic()
+            due = [
+                k for k in self._latest_dirty if now - last_put.get(k, 0.0) >= self._latest_interval
+            ]
+            for key in due:
+                self._latest_dirty.discard(key)
+                last_put[key] = now
+                account, symbol = key
+                subject = f"$KV.{bucket}.{Wire.latest_key(account, symbol)}"
+                await self._publish_async(subject, encode_quote(self._latest[key]), {}, "latest")
+            if self._latest_dirty:
+                # Some were put too recently: come back when the first is due.
+                wait = min(self._latest_interval - (now - last_put[k]) for k in self._latest_dirty)
+                await asyncio.sleep(max(wait, 0.001))
+                self._latest_wake.set()
+
+    async def flush_latest(self) -> None:
+        """Put every quote still waiting for its interval (the bridge is stopping)."""
+        bucket = self._wire.latest_bucket
+        for key in list(self._latest_dirty):
+            self._latest_dirty.discard(key)
+            subject = f"$KV.{bucket}.{Wire.latest_key(*key)}"
+            await self._publish_async(subject, encode_quote(self._latest[key]), {}, "latest")
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (at most ``timeout``) for every async publish to be acknowledged."""
+        try:
+            await asyncio.wait_for(self._js.publish_async_completed(), timeout)
+        except TimeoutError:
+            log.warning("%d publishes were not acknowledged at exit", self.pending())
+
+    def pending(self) -> int:
+        return self._js.publish_async_pending()

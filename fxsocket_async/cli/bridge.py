@@ -1,0 +1,80 @@
+"""``fxsocket-async bridge``: hold the upstream session and publish it to NATS JetStream.
+
+Runs until Ctrl-C or SIGTERM, then drains (answers no new requests, waits for
+pending publishes, saves what it needs to recover) and exits 0. A run that
+cannot start (no NATS, a refused key) prints one line and exits 1.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from dataclasses import dataclass
+
+import anyio
+
+from .._client import AsyncFxSocket
+from .._routing import DialectSetting
+from ._common import connected_accounts, run
+
+__all__ = ["BridgeOptions", "bridge_command"]
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeOptions:
+    nats: tuple[str, ...]
+    accounts: tuple[str, ...]
+    symbols: tuple[str, ...]
+    prefix: str
+    metrics_port: int | None
+    dialect: str
+    max_batch: int
+    quiet: bool
+
+
+def bridge_command(options: BridgeOptions) -> int:
+    """Run the command; returns the exit status."""
+    from ..bridge import Bridge  # raises ConfigurationError without nats-py
+
+    symbols = tuple(s for item in options.symbols for s in item.split(",") if s)
+
+    async def main() -> int:
+        dialect: DialectSetting = options.dialect  # type: ignore[assignment]
+        async with AsyncFxSocket(dialect=dialect) as fx:
+            accounts = list(options.accounts) or await connected_accounts(fx)
+            bridge = Bridge(
+                fx, nats=list(options.nats), accounts=accounts, symbols=symbols,
+                prefix=options.prefix, metrics_port=options.metrics_port,
+                max_batch=options.max_batch,
+            )  # fmt: skip
+            async with bridge:
+                await bridge.ready()
+                if not options.quiet:
+                    metrics = (
+                        f", metrics on :{bridge.metrics_port}/metrics"
+                        if bridge.metrics_port
+                        else ""
+                    )
+                    print(
+                        f"bridging {', '.join(accounts)} to {', '.join(options.nats)} "
+                        f"(prefix {options.prefix}, {len(symbols)} symbols{metrics}); "
+                        "until Ctrl-C or SIGTERM",
+                        file=sys.stderr, flush=True,
+                    )  # fmt: skip
+                with anyio.CancelScope() as scope:
+                    async with anyio.create_task_group() as tasks:
+                        tasks.start_soon(_stop_on_signal, scope)
+                        await bridge.wait()  # raises what ended it
+        if not options.quiet:
+            print("bridge stopped", file=sys.stderr, flush=True)
+        return 0
+
+    return run(main)
+
+
+async def _stop_on_signal(scope: anyio.CancelScope) -> None:
+    # A handler, not KeyboardInterrupt: the bridge drains in its block's exit.
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            scope.cancel()
+            return

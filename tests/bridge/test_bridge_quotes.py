@@ -1,0 +1,59 @@
+"""Quotes through the bridge: batches per symbol with a sequence, and the newest in KV."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anyio
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+
+from fxsocket_async.bridge._wire import EPOCH_HEADER, SEQ_HEADER, Wire, decode_quote, decode_quotes
+from fxsocket_async.simulator import Simulator
+from tests.helpers.poll import poll
+
+from .conftest import WAIT, bridge_for, link, session
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_quote_batches_and_the_newest_quote_per_symbol(
+    sim: Simulator, nats_url: str, nc: NatsClient
+) -> None:
+    wire = Wire()
+    got: asyncio.Queue[Msg] = asyncio.Queue()
+    with anyio.fail_after(WAIT * 2):
+        async with session(sim) as fx:
+            account = await link(fx, connected=True)
+            sub = await nc.subscribe(wire.quotes_filter(account.id), cb=got.put)
+            await nc.flush()
+            async with bridge_for(fx, nats_url, [account.id], symbols=["EURUSD", "GBPUSD"],
+                                  max_batch=2) as bridge:  # fmt: skip
+                await sim.wait_for_subscriptions(
+                    lambda subs: any(s[1] == "quotes" for s in subs), timeout=WAIT
+                )
+                bids = [1.1001 + i / 10_000 for i in range(5)]
+                for bid in bids:
+                    sim.set_price("EURUSD", bid)
+                seen: list[float] = []
+                seqs: list[int] = []
+                while len(seen) < len(bids):
+                    msg = await got.get()
+                    assert wire.parse_quotes_subject(msg.subject) == (account.id, "EURUSD")
+                    batch = decode_quotes(msg.data)
+                    assert 1 <= len(batch) <= 2
+                    seen += [q.bid for q in batch]
+                    seqs.append(int((msg.headers or {})[SEQ_HEADER]))
+                    assert (msg.headers or {})[EPOCH_HEADER] == bridge.epoch
+                assert seen == bids
+                assert seqs == list(range(1, len(seqs) + 1))
+                kv = await nc.jetstream().key_value(wire.latest_bucket)
+
+                async def newest() -> bool:
+                    entry = await kv.get(wire.latest_key(account.id, "EURUSD"))
+                    return entry.value is not None and decode_quote(entry.value).bid == bids[-1]
+
+                await poll(newest, timeout=WAIT, what="the newest EURUSD quote in KV")
+            await sub.unsubscribe()
+            assert bridge.metrics.quotes_published.labels(account.id)._value.get() >= len(bids)
