@@ -74,13 +74,19 @@ class Resource:
         """Open positions and pending orders: read at one moment where the dialect can
         (the terminal's ``/OpenedOrders``), else one after the other.
 
+        Read apart, pending orders come first: a pending order that fills between
+        the two reads is then in both (and counted as the position it became),
+        never in neither, which would read as cancelled.
+
         Raises ``FxSocketError`` subclasses as ``positions()`` does.
         """
         call = (await self._context.dialect()).open_orders()
         if call is not None:
             return await self._send(call)
+        pending = await self._run(lambda d: d.pending_orders())
         positions = await self._run(lambda d: d.positions())
-        return positions, await self._run(lambda d: d.pending_orders())
+        filled = {p.id for p in positions}
+        return positions, [order for order in pending if order.id not in filled]
 
     async def _history_page(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from typing import get_args
+from typing import Any, get_args
 
 import aiohttp
 import anyio
@@ -21,6 +21,7 @@ from fxsocket_async import (
     TerminalNotReadyError,
 )
 from fxsocket_async._core.models import CandlesReply
+from fxsocket_async._rest.resource import Resource
 from fxsocket_async.simulator import Simulator
 from fxsocket_async.types import Account, Candle
 from tests.helpers.dialects import is_terminal
@@ -700,3 +701,34 @@ async def test_every_route_is_reached(fx: AsyncFxSocket, sim: Simulator) -> None
         expected |= {route.format(p=prefix) for route in ACCOUNT_ROUTES}
     assert len(expected) == 22
     assert expected <= set(routes(sim))
+
+
+@pytest.mark.dialects("reference")
+async def test_a_pending_order_filling_between_the_two_reads_of_open_orders_is_its_position(
+    fx: AsyncFxSocket,
+    connected_account: Account,
+    sim: Simulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The reference dialect reads pending orders and positions apart. A fill landing
+    # between the reads must not make the order vanish from both (recovery would call
+    # it cancelled). The race is forced by running the fill right after the first read.
+    account = trading(fx, connected_account)
+    sim.set_price("EURUSD", 1.1000, 1.1002)
+    with anyio.fail_after(WAIT):
+        order = await account.orders.create("EURUSD", "BUY_LIMIT", 0.1, price=1.0950)
+    original = Resource._run
+    reads: list[int] = []
+
+    async def read_then_fill(self: Resource, make: Any, attempts: Any = None) -> Any:
+        result = await original(self, make, attempts)
+        if not reads:
+            reads.append(1)
+            sim.set_price("EURUSD", 1.0945, 1.0947)  # the limit fills now
+        return result
+
+    monkeypatch.setattr(Resource, "_run", read_then_fill)
+    with anyio.fail_after(WAIT):
+        positions, pending = await account.open_orders()
+    assert [p.id for p in positions] == [order.id]
+    assert pending == []
