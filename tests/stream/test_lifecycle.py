@@ -45,8 +45,17 @@ def same(a: Quote, b: Quote) -> bool:
     return (a.symbol, a.bid, a.ask, a.time) == (b.symbol, b.bid, b.ask, b.time)
 
 
+#: The account watcher starts one of these per round and ends it when the round is due:
+#: a session-level task that comes and goes on its own clock, not a subscription's.
+_WATCHER_ROUND = "AccountWatcher._sleep_or_signal"
+
+
 def other_tasks() -> set[asyncio.Task[object]]:
-    return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[arg-type]
+    return {
+        task
+        for task in asyncio.all_tasks()
+        if task is not asyncio.current_task() and _WATCHER_ROUND not in task.get_name()
+    }
 
 
 def library_tasks() -> list[str]:
