@@ -155,10 +155,11 @@ NOTICES = ("FXSOCKET_API_KEY is not set", "using the server at")
 
 
 def _assert_interrupted(code: int | None, stderr: str) -> None:
-    assert "Traceback" not in stderr, stderr
+    said = f"exit {code}; stderr: {stderr}"
+    assert "Traceback" not in stderr, said
     lines = [line for line in stderr.splitlines() if not line.startswith(NOTICES)]
-    assert lines == ["interrupted"], stderr
-    assert code == 130, stderr
+    assert lines == ["interrupted"], said
+    assert code == 130, said
 
 
 async def _quotes_subscribed(sim: Simulator) -> None:
