@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import anyio
+import nats.js.errors
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -51,7 +52,10 @@ async def test_quote_batches_and_the_newest_quote_per_symbol(
                 kv = await nc.jetstream().key_value(wire.latest_bucket)
 
                 async def newest() -> bool:
-                    entry = await kv.get(wire.latest_key(account.id, "EURUSD"))
+                    try:  # the bridge puts it at most every 50 ms: not there yet, maybe
+                        entry = await kv.get(wire.latest_key(account.id, "EURUSD"))
+                    except nats.js.errors.NotFoundError:
+                        return False
                     return entry.value is not None and decode_quote(entry.value).bid == bids[-1]
 
                 await poll(newest, timeout=WAIT, what="the newest EURUSD quote in KV")
