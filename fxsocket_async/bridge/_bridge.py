@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-import nats
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from nats.js.api import (
@@ -157,15 +156,24 @@ class Bridge:
         or refuses the streams' configuration.
         """
         failure = ""
+        self._nc = nc = NatsClient()
         try:
-            self._nc = nc = await nats.connect(
-                servers=self.servers, name=f"fxsocket-bridge-{self.epoch}",
-                connect_timeout=self.connect_timeout, allow_reconnect=True,
-                max_reconnect_attempts=-1, reconnect_time_wait=0.25,
+            # Bounded: with reconnects allowed, nats-py would retry a first connection
+            # that never succeeds forever.
+            await asyncio.wait_for(
+                nc.connect(
+                    servers=self.servers, name=f"fxsocket-bridge-{self.epoch}",
+                    connect_timeout=max(1, round(self.connect_timeout)), allow_reconnect=True,
+                    max_reconnect_attempts=-1, reconnect_time_wait=0.25,  # type: ignore[arg-type]
+                    error_cb=_nats_trouble,
+                ),
+                self.connect_timeout,
             )  # fmt: skip
             self._js = js = nc.jetstream()
             kvs = await self._setup(js)
-        except (TimeoutError, NatsError, OSError) as exc:
+        except TimeoutError:
+            failure = f"no server accepted within {self.connect_timeout:g} s"
+        except (NatsError, OSError) as exc:
             failure = f"{type(exc).__name__}: {exc}"
         if failure:
             await self._close_nats()
@@ -338,6 +346,13 @@ class Bridge:
                 await asyncio.wait_for(nc.drain(), 5.0)
             with contextlib.suppress(NatsError, asyncio.TimeoutError):
                 await nc.close()
+
+
+async def _nats_trouble(exc: Exception) -> None:
+    # nats-py's default prints a traceback per failed attempt; one line at INFO says enough
+    # (the reconnects are in the metrics)
+    # (the type only: a server URL with user:pass could be in its text).
+    log.info("NATS: %s", type(exc).__name__)
 
 
 def _encode(value: Any) -> bytes:

@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 
 import anyio
+import anyio.abc
 
 from .._client import AsyncFxSocket
 from .._routing import DialectSetting
@@ -39,6 +40,24 @@ def bridge_command(options: BridgeOptions) -> int:
     symbols = tuple(s for item in options.symbols for s in item.split(",") if s)
 
     async def main() -> int:
+        # The signal handler goes in first: a SIGTERM while the bridge starts (its status
+        # is already published then) must drain it too, not kill the process.
+        failure: Exception | None = None
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tasks:
+                await tasks.start(_stop_on_signal, scope)
+                try:
+                    await bridging()
+                except Exception as exc:  # raised below, as itself: not in a task group's
+                    failure = exc
+                tasks.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+        if not options.quiet:
+            print("bridge stopped", file=sys.stderr, flush=True)
+        return 0
+
+    async def bridging() -> None:
         dialect: DialectSetting = options.dialect  # type: ignore[assignment]
         async with AsyncFxSocket(dialect=dialect) as fx:
             accounts = list(options.accounts) or await connected_accounts(fx)
@@ -61,20 +80,17 @@ def bridge_command(options: BridgeOptions) -> int:
                         "until Ctrl-C or SIGTERM",
                         file=sys.stderr, flush=True,
                     )  # fmt: skip
-                with anyio.CancelScope() as scope:
-                    async with anyio.create_task_group() as tasks:
-                        tasks.start_soon(_stop_on_signal, scope)
-                        await bridge.wait()  # raises what ended it
-        if not options.quiet:
-            print("bridge stopped", file=sys.stderr, flush=True)
-        return 0
+                await bridge.wait()  # raises what ended it
 
     return run(main)
 
 
-async def _stop_on_signal(scope: anyio.CancelScope) -> None:
+async def _stop_on_signal(
+    scope: anyio.CancelScope, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
     # A handler, not KeyboardInterrupt: the bridge drains in its block's exit.
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for _ in signals:
             scope.cancel()
             return
