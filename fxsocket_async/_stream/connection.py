@@ -191,7 +191,7 @@ class WebSocketConnection:
         except FxSocketError:
             raise  # the transport's, already ours (even a TimeoutError)
         except builtins.TimeoutError:
-            pass
+            pass  # ours is raised below, outside the handler: no foreign __context__
         raise TimeoutError(
             f"opening the stream at {self._endpoint.shown} took more than {timeout:g} s"
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from datetime import UTC, datetime
 from typing import Final
 
@@ -13,6 +14,7 @@ from nats.errors import Error as NatsError
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from .._backoff import Backoff
 from .._client import AsyncFxSocket
 from .._core.events import StreamGap
 from .._core.recovery import OrderBook, reconcile
@@ -29,7 +31,7 @@ log = logging.getLogger("fxsocket_async.bridge")
 
 #: The reason of the gap the bridge publishes for its own downtime.
 BRIDGE_RESTART: Final = "bridge_restart"
-_RESUBSCRIBE_DELAYS: Final = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+_RESUBSCRIBE: Final = Backoff(initial=0.1, maximum=5.0)
 
 
 class AccountPump:
@@ -62,11 +64,12 @@ class AccountPump:
     async def run(self) -> None:
         saver = asyncio.create_task(self._run_saver())
         try:
-            for attempt in range(1_000_000):  # bounded; each round lasts while the stream does
+            delays = _RESUBSCRIBE.delays(random.Random())
+            for _ in range(1_000_000):  # bounded; each round lasts while the stream does
                 try:
                     await self._round()
                 except FxSocketError as exc:
-                    delay = _RESUBSCRIBE_DELAYS[min(attempt, len(_RESUBSCRIBE_DELAYS) - 1)]
+                    delay = next(delays)
                     log.warning(
                         "events of %s ended (%s); again in %.2f s", self.account, exc, delay
                     )

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 
+import msgspec
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from nats.js.api import (
@@ -30,6 +32,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError as JsBadRequestError
 from nats.js.errors import NotFoundError as JsNotFoundError
 
+from .._backoff import Backoff
 from .._client import AsyncFxSocket
 from .._core.validation import check_account_id, check_symbols
 from .._exceptions import ConsumerOverflowError, FxSocketError, ValidationError
@@ -53,6 +56,7 @@ __all__ = ["Bridge"]
 log = logging.getLogger("fxsocket_async.bridge")
 
 _QUOTE_BUFFER = 100_000
+_RESUBSCRIBE: Final = Backoff(initial=0.25, maximum=5.0)
 
 
 class Bridge:
@@ -265,6 +269,7 @@ class Bridge:
 
     async def _run_quotes(self, account: str) -> None:
         assert self._publisher is not None
+        delays = _RESUBSCRIBE.delays(random.Random())
         for _ in range(1_000_000):  # bounded; each round lasts while the subscription does
             try:
                 async with self.fx.quotes(*self.symbols, account=account, mode="all",
@@ -276,7 +281,7 @@ class Bridge:
                 log.warning("quotes of %s overflowed (%s); subscribing again", account, exc)
             except FxSocketError as exc:
                 log.warning("quotes of %s ended (%s); subscribing again", account, exc)
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(next(delays))
 
     async def _run_monitor(self, state_kv: Any) -> None:
         written: dict[str, tuple[Any, ...]] = {}
@@ -297,7 +302,8 @@ class Bridge:
                         updated_at=datetime.now(UTC),
                     )  # fmt: skip
                     with contextlib.suppress(NatsError):
-                        await state_kv.put(self.wire.status_key(account), _encode(status))
+                        body = msgspec.json.encode(status)
+                        await state_kv.put(self.wire.status_key(account), body)
                         written[account] = key
             await self._poll_consumers()
             await asyncio.sleep(self.monitor_interval)
@@ -349,16 +355,9 @@ class Bridge:
 
 
 async def _nats_trouble(exc: Exception) -> None:
-    # nats-py's default prints a traceback per failed attempt; one line at INFO says enough
-    # (the reconnects are in the metrics)
-    # (the type only: a server URL with user:pass could be in its text).
+    # nats-py's default prints a traceback per failed attempt; one INFO line says enough
+    # (reconnects are in the metrics), and only the type: its text may hold user:pass.
     log.info("NATS: %s", type(exc).__name__)
-
-
-def _encode(value: Any) -> bytes:
-    import msgspec
-
-    return msgspec.json.encode(value)
 
 
 async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:

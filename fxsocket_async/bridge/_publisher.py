@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from nats.errors import Error as NatsError
 from nats.js.client import JetStreamContext
 
+from .._backoff import Backoff
 from .._core.models import Quote
 from ._errors import BridgeUnavailableError
 from ._metrics import BridgeMetrics
@@ -33,9 +35,9 @@ __all__ = ["Publisher"]
 
 log = logging.getLogger("fxsocket_async.bridge")
 
-# An event publish is retried (same message id, so never stored twice) with these
-# delays until it is acknowledged: an event is never dropped while the bridge runs.
-_RETRY_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+# An event publish is retried (same message id, so never stored twice) until it is
+# acknowledged: an event is never dropped while the bridge runs.
+_RETRY: Final = Backoff(initial=0.05, maximum=2.0)
 #: nats-py's default window of unacknowledged async publishes (publish_async_max_pending).
 _MAX_PENDING = 4000
 
@@ -81,7 +83,8 @@ class Publisher:
         subject = self._wire.events_subject(account)
         body = encode_event(event, account=account)
         headers = {MSG_ID_HEADER: event_id(account, event, at=at)}
-        for attempt in range(1_000_000):  # bounded in count; each try is bounded in time
+        delays = _RETRY.delays(random.Random())
+        for _ in range(1_000_000):  # bounded in count; each try is bounded in time
             try:
                 ack = await self._js.publish(
                     subject, body, timeout=self._publish_timeout,
@@ -89,7 +92,7 @@ class Publisher:
                 )  # fmt: skip
             except (TimeoutError, NatsError) as exc:
                 self._metrics.publish_errors.labels("events").inc()
-                delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
+                delay = next(delays)
                 log.warning("publishing an event of %s failed (%r); retrying", account, exc)
                 await asyncio.sleep(delay)
                 continue
