@@ -68,7 +68,9 @@ class Bridge:
     ``max_batch``, the newest per symbol to the KV bucket at most every
     ``latest_interval`` seconds; REST requests are answered when ``rpc``.
     ``metrics_port`` serves Prometheus metrics (``0``: a free port, see
-    ``metrics_port`` after entering).
+    ``metrics_port`` after entering). ``publish_timeout`` bounds each wait for
+    JetStream's acknowledgement; a publish not acknowledged by then is counted
+    in ``publish_errors``.
 
     Raises ``ValidationError`` (here) for bad arguments; entering raises
     ``BridgeUnavailableError`` when NATS or JetStream cannot be reached.
@@ -91,6 +93,7 @@ class Bridge:
         metrics_port: int | None = None,
         monitor_interval: float = 1.0,
         connect_timeout: float = 5.0,
+        publish_timeout: float = 5.0,
     ) -> None:
         servers = [nats] if isinstance(nats, str) else list(nats)
         if not servers or not all(isinstance(s, str) and "://" in s for s in servers):
@@ -103,8 +106,10 @@ class Bridge:
             check_symbols(tuple(symbols), "Bridge")
         if not 1 <= max_batch <= 10_000:
             raise ValidationError(f"max_batch must be 1..10000, not {max_batch!r}")
-        if not latest_interval >= 0 or not monitor_interval > 0:
-            raise ValidationError("latest_interval and monitor_interval must be positive")
+        if not latest_interval >= 0 or not monitor_interval > 0 or not publish_timeout > 0:
+            raise ValidationError(
+                "latest_interval, monitor_interval and publish_timeout must be positive"
+            )
         if duplicate_window > max_age:
             raise ValidationError("duplicate_window must not be longer than max_age")
         self.fx = fx
@@ -120,6 +125,7 @@ class Bridge:
         self.rpc_enabled = rpc
         self.monitor_interval = monitor_interval
         self.connect_timeout = connect_timeout
+        self.publish_timeout = publish_timeout
         self.metrics = BridgeMetrics()
         self.metrics_port = metrics_port
         #: This run's id: the ``Fx-Epoch`` of its quotes, and in ``status.<account>``.
@@ -186,8 +192,8 @@ class Bridge:
         if self._metrics_wanted:
             self.metrics_port = self.metrics.serve(self.metrics_port or 0)
         self._publisher = Publisher(
-            js, self.wire, self.metrics, epoch=self.epoch, max_batch=self.max_batch,
-            latest_interval=self.latest_interval,
+            nc, js, self.wire, self.metrics, epoch=self.epoch, max_batch=self.max_batch,
+            latest_interval=self.latest_interval, publish_timeout=self.publish_timeout,
         )  # fmt: skip
         if self.rpc_enabled:
             self._rpc = RpcServer(self.fx, nc, self.wire, self.accounts, orders_kv, self.metrics)

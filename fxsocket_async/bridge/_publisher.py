@@ -1,5 +1,14 @@
 """Publishing to JetStream: events (acknowledged, retried, de-duplicated), quote batches
-(async, acks checked in the background) and the newest quote per symbol (conflated KV).
+(stored by the quotes stream, acknowledged by sample) and the newest quote per symbol
+(conflated KV).
+
+Quote batches go out as plain NATS publishes that the ``<PREFIX>_QUOTES`` stream
+captures: an acknowledged publish per message costs the bridge a reply subject, a
+future and a decoded PubAck each, and the server an ack, for a channel whose losses
+consumers already count by ``Fx-Seq``. One batch per subject and ``ack_interval``
+goes out acknowledged instead, so a stream that refuses quotes (removed, out of
+storage) still shows in ``publish_errors``. Backpressure stays: a full outbound
+buffer makes ``publish`` wait for the socket.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
+from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from nats.js.client import JetStreamContext
 
@@ -47,6 +57,7 @@ class Publisher:
 
     def __init__(
         self,
+        nc: NatsClient,
         js: JetStreamContext,
         wire: Wire,
         metrics: BridgeMetrics,
@@ -55,7 +66,9 @@ class Publisher:
         max_batch: int,
         latest_interval: float,
         publish_timeout: float = 5.0,
+        ack_interval: float = 1.0,
     ) -> None:
+        self._nc = nc
         self._js = js
         self._wire = wire
         self._metrics = metrics
@@ -63,7 +76,9 @@ class Publisher:
         self._max_batch = max_batch
         self._latest_interval = latest_interval
         self._publish_timeout = publish_timeout
+        self._ack_interval = ack_interval
         self._seq: dict[tuple[str, str], int] = {}
+        self._acked_at: dict[tuple[str, str], float] = {}
         self._latest: dict[tuple[str, str], Quote] = {}
         self._latest_dirty: set[tuple[str, str]] = set()
         self._latest_wake = asyncio.Event()
@@ -109,36 +124,61 @@ class Publisher:
     async def publish_quotes(self, account: str, quotes: Sequence[Quote]) -> None:
         """Publish one upstream batch: per symbol, in order, ``max_batch`` per message.
 
-        Never waits to fill a batch. A batch NATS cannot take (its pending
-        publishes are full past the timeout, or it is down) is dropped and
-        counted; consumers see the hole in ``Fx-Seq``.
+        Never waits to fill a batch. A batch NATS cannot take (it is down and
+        its reconnect buffer is full) is dropped and counted; consumers see the
+        hole in ``Fx-Seq``.
         """
-        by_symbol: dict[str, list[Quote]] = {}
+        if not quotes:
+            return
+        symbols = {quote.symbol for quote in quotes}
+        if len(symbols) == 1:  # the usual upstream batch: no regrouping
+            await self._publish_group(account, quotes[0].symbol, quotes)
+            return
+        by_symbol: dict[str, list[Quote]] = {symbol: [] for symbol in symbols}
         for quote in quotes:
-            by_symbol.setdefault(quote.symbol, []).append(quote)
+            by_symbol[quote.symbol].append(quote)
         for symbol, group in by_symbol.items():
-            key = (account, symbol)
-            self._latest[key] = group[-1]
-            if key not in self._latest_dirty:
-                self._latest_dirty.add(key)
-                self._latest_wake.set()
-            subject = self._wire.quotes_subject(account, symbol)
-            for start in range(0, len(group), self._max_batch):
-                chunk = group[start : start + self._max_batch]
-                seq = self._seq.get(key, 0) + 1
-                self._seq[key] = seq
-                headers = {SEQ_HEADER: str(seq), EPOCH_HEADER: self._epoch}
-                await self._publish_async(
-                    subject, encode_quotes(chunk), headers, "quotes", account, len(chunk)
-                )
+            await self._publish_group(account, symbol, group)
+
+    async def _publish_group(self, account: str, symbol: str, group: Sequence[Quote]) -> None:
+        key = (account, symbol)
+        self._latest[key] = group[-1]
+        if key not in self._latest_dirty:
+            self._latest_dirty.add(key)
+            self._latest_wake.set()
+        subject = self._wire.quotes_subject(account, symbol)
+        size = self._max_batch
+        for start in range(0, len(group), size):
+            chunk = group if len(group) <= size else group[start : start + size]
+            seq = self._seq.get(key, 0) + 1
+            self._seq[key] = seq
+            headers = {SEQ_HEADER: str(seq), EPOCH_HEADER: self._epoch}
+            body = encode_quotes(chunk)
+            now = time.monotonic()
+            if now - self._acked_at.get(key, -1e9) >= self._ack_interval:
+                self._acked_at[key] = now
+                await self._publish_async(subject, body, headers, "quotes", account, len(chunk))
+                continue
+            try:
+                await self._nc.publish(subject, body, headers=headers)
+            except (TimeoutError, NatsError):
+                self._metrics.publish_errors.labels("quotes").inc()
+                self._metrics.quotes_dropped.labels(account).inc(len(chunk))
+                continue
+            self._count_quotes(account, len(chunk))
+
+    def _count_quotes(self, account: str, count: int) -> None:
+        self.quotes_published += count
+        self._metrics.quotes_published.labels(account).inc(count)
+        self._metrics.quote_messages.labels(account).inc()
 
     async def _publish_async(
         self, subject: str, body: bytes, headers: dict[str, str], kind: str,
         account: str = "", count: int = 0,
     ) -> None:  # fmt: skip
         # A stall timeout makes nats-py wrap each publish in asyncio.wait_for (a task and a
-        # loop turn per message, letting the upstream reader outrun us): only use it when
-        # the pending window is full and the wait is real.
+        # loop turn per message): only use it when the pending window is full and the
+        # wait is real.
         stall = self._publish_timeout if self._js.publish_async_pending() >= _MAX_PENDING else None
         try:
             future = await self._js.publish_async(subject, body, wait_stall=stall, headers=headers)
@@ -148,12 +188,14 @@ class Publisher:
                 self._metrics.quotes_dropped.labels(account).inc(count)
             return
         if count:
-            self.quotes_published += count
-            self._metrics.quotes_published.labels(account).inc(count)
-            self._metrics.quote_messages.labels(account).inc()
-        future.add_done_callback(lambda f: self._acked(f, kind))
+            self._count_quotes(account, count)
+        # nats-py waits for an ack forever: a subject that live subscribers hear but no
+        # stream captures gets no reply at all (not even "no responders").
+        expiry = asyncio.get_running_loop().call_later(self._publish_timeout, future.cancel)
+        future.add_done_callback(lambda f: self._acked(f, kind, expiry))
 
-    def _acked(self, future: asyncio.Future[Any], kind: str) -> None:
+    def _acked(self, future: asyncio.Future[Any], kind: str, expiry: asyncio.TimerHandle) -> None:
+        expiry.cancel()
         if future.cancelled() or future.exception() is not None:
             self._metrics.publish_errors.labels(kind).inc()
 

@@ -26,6 +26,7 @@ never splits or widens a subject, and the result is also a valid KV key
 # No "from __future__ import annotations": msgspec resolves these Structs' annotations.
 import hashlib
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final, TypeAlias
 
@@ -327,7 +328,7 @@ def _when(at: datetime | None) -> str:
 # ------------------------------------------------------------------ quotes
 
 
-def encode_quotes(quotes: list[Quote]) -> bytes:
+def encode_quotes(quotes: Sequence[Quote]) -> bytes:
     """A quotes message body: a JSON array, in arrival order."""
     return _encoder.encode(quotes)
 

@@ -61,3 +61,45 @@ async def test_quote_batches_and_the_newest_quote_per_symbol(
                 await poll(newest, timeout=WAIT, what="the newest EURUSD quote in KV")
             await sub.unsubscribe()
             assert bridge.metrics.quotes_published.labels(account.id)._value.get() >= len(bids)
+
+
+async def test_quote_batches_are_stored_and_a_refusing_stream_is_counted(
+    sim: Simulator, nats_url: str, nc: NatsClient
+) -> None:
+    # Batches go out as plain publishes the quotes stream captures; the first batch
+    # per subject (and one per ack interval) is acknowledged, so a stream that is
+    # gone shows in publish_errors while live subscribers still get every batch.
+    wire = Wire()
+    js = nc.jetstream()
+    got: asyncio.Queue[Msg] = asyncio.Queue()
+    with anyio.fail_after(WAIT * 2):
+        async with session(sim) as fx:
+            account = await link(fx, connected=True)
+            sub = await nc.subscribe(wire.quotes_filter(account.id), cb=got.put)
+            await nc.flush()
+            async with bridge_for(fx, nats_url, [account.id], symbols=["EURUSD", "GBPUSD"],
+                                  max_batch=1, publish_timeout=0.2) as bridge:  # fmt: skip
+                await sim.wait_for_subscriptions(
+                    lambda subs: any(s[1] == "quotes" for s in subs), timeout=WAIT
+                )
+                sim.set_price("EURUSD", 1.1001)
+                sim.set_price("EURUSD", 1.1002)
+                first = [decode_quotes((await got.get()).data)[0].bid for _ in range(2)]
+                assert first == [1.1001, 1.1002]
+
+                async def stored() -> int:
+                    return (await js.stream_info(wire.quotes_stream)).state.messages
+
+                assert await poll(stored, timeout=WAIT, what="batches in the quotes stream") >= 2
+                assert bridge.metrics.publish_errors.labels("quotes")._value.get() == 0
+                await js.delete_stream(wire.quotes_stream)
+                # GBPUSD's first batch is an acknowledged one: our subscriber hears it, no
+                # stream answers, so its ack never comes and it counts at publish_timeout.
+                sim.set_price("GBPUSD", 1.2701)
+                msg = await got.get()
+                assert decode_quotes(msg.data)[0].symbol == "GBPUSD"
+                await poll(
+                    lambda: bridge.metrics.publish_errors.labels("quotes")._value.get() >= 1,
+                    timeout=WAIT, what="the refused batch counted",
+                )  # fmt: skip
+            await sub.unsubscribe()
