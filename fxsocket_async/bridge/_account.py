@@ -10,6 +10,7 @@ import random
 from datetime import UTC, datetime
 from typing import Final
 
+import anyio
 from nats.errors import Error as NatsError
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
@@ -62,8 +63,9 @@ class AccountPump:
         self.gaps = 0
 
     async def run(self) -> None:
-        saver = asyncio.create_task(self._run_saver())
-        try:
+        """Recover, then publish live events (resubscribing on failure) until cancelled."""
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self._run_saver, name=f"bridge saver {self.account}")
             delays = _RESUBSCRIBE.delays(random.Random())
             for _ in range(1_000_000):  # bounded; each round lasts while the stream does
                 try:
@@ -74,9 +76,7 @@ class AccountPump:
                         "events of %s ended (%s); again in %.2f s", self.account, exc, delay
                     )
                     await asyncio.sleep(delay)
-        finally:
-            saver.cancel()
-            await asyncio.gather(saver, return_exceptions=True)
+            tasks.cancel_scope.cancel()
 
     async def _round(self) -> None:
         async with self._fx.events(account=self.account, include_unknown=False) as events:

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import uuid
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Final, Self
 
-import msgspec
+import anyio
+import anyio.abc
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from nats.js.api import (
@@ -39,6 +41,7 @@ from .._exceptions import ConsumerOverflowError, FxSocketError, ValidationError
 from ._account import AccountPump
 from ._errors import BridgeUnavailableError
 from ._metrics import BridgeMetrics
+from ._monitor import run_monitor
 from ._publisher import Publisher
 from ._rpc_server import RpcServer
 from ._wire import (
@@ -47,7 +50,6 @@ from ._wire import (
     DEFAULT_MAX_BATCH,
     DEFAULT_PREFIX,
     DEFAULT_QUOTES_PER_SUBJECT,
-    BridgeStatus,
     Wire,
 )
 
@@ -133,7 +135,7 @@ class Bridge:
         self._metrics_wanted = metrics_port is not None
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._group: anyio.abc.TaskGroup | None = None
         self._pumps: dict[str, AccountPump] = {}
         self._publisher: Publisher | None = None
         self._rpc: RpcServer | None = None
@@ -161,6 +163,9 @@ class Bridge:
 
     async def start(self) -> None:
         """Connect, set up streams and buckets, recover, then publish in the background.
+
+        Call ``aclose()`` from the same task (``async with Bridge(...)`` does both):
+        the background tasks live in a task group entered here.
 
         Raises ``BridgeUnavailableError`` when NATS/JetStream cannot be reached
         or refuses the streams' configuration.
@@ -195,19 +200,35 @@ class Bridge:
             nc, js, self.wire, self.metrics, epoch=self.epoch, max_batch=self.max_batch,
             latest_interval=self.latest_interval, publish_timeout=self.publish_timeout,
         )  # fmt: skip
+        # Every background task, RPC requests included, belongs to this one group,
+        # entered here and left in aclose() (the same task: use ``async with``).
+        self._group = anyio.create_task_group()
+        await self._group.__aenter__()
         if self.rpc_enabled:
-            self._rpc = RpcServer(self.fx, nc, self.wire, self.accounts, orders_kv, self.metrics)
-            await self._rpc.start()
-        self._spawn(self._publisher.run_latest())
+            self._rpc = RpcServer(
+                self.fx, nc, self.wire, self.accounts, orders_kv, self.metrics, self._spawn
+            )
+            try:
+                await self._rpc.start()
+            except (NatsError, TimeoutError) as exc:
+                failure = f"cannot subscribe to the RPC subjects: {type(exc).__name__}"
+            if failure:
+                await self.aclose()
+                raise BridgeUnavailableError(f"NATS at {', '.join(self.servers)}: {failure}")
+        self._spawn(self._publisher.run_latest, name="bridge latest quotes")
         for account in self.accounts:
             pump = AccountPump(
                 self.fx, account, self._publisher, state_kv, self.metrics, epoch=self.epoch
             )
             self._pumps[account] = pump
-            self._spawn(pump.run())
+            self._spawn(pump.run, name=f"bridge events {account}")
             if self.symbols:
-                self._spawn(self._run_quotes(account))
-        self._spawn(self._run_monitor(state_kv))
+                self._spawn(self._run_quotes, account, name=f"bridge quotes {account}")
+        monitor = functools.partial(
+            run_monitor, self.fx, js, state_kv, self.wire, self._pumps, self.metrics,
+            epoch=self.epoch, interval=self.monitor_interval,
+        )  # fmt: skip
+        self._spawn(monitor, name="bridge monitor")
 
     async def _setup(self, js: JetStreamContext) -> tuple[Any, Any]:
         w = self.wire
@@ -233,16 +254,21 @@ class Bridge:
         ))  # fmt: skip
         return state_kv, orders_kv
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        task.add_done_callback(self._task_done)
-        self._tasks.append(task)
+    def _spawn(self, fn: Callable[..., Awaitable[None]], *args: Any, name: str) -> None:
+        assert self._group is not None
+        self._group.start_soon(self._guarded, fn, *args, name=name)
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
+    async def _guarded(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        # A failed task is recorded for wait() and the bridge goes on with the others:
+        # one account's trouble must not cancel its siblings (nor the user's block).
+        try:
+            await fn(*args)
+        except Exception as exc:
+            while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+                inner = exc.exceptions[0]
+                if not isinstance(inner, Exception):
+                    break
+                exc = inner
             log.error("a bridge task failed: %r", exc)
             self._error = self._error or exc
             self._failed.set()
@@ -289,59 +315,28 @@ class Bridge:
                 log.warning("quotes of %s ended (%s); subscribing again", account, exc)
                 await asyncio.sleep(next(delays))
 
-    async def _run_monitor(self, state_kv: Any) -> None:
-        written: dict[str, tuple[Any, ...]] = {}
-        while True:
-            streams = self.fx.stats()["streams"]
-            for account in self.accounts:
-                state = self.fx.connection(account).state
-                stats = streams.get(account) or streams.get(None)
-                reconnects = stats.reconnects if stats is not None else 0
-                self.metrics.upstream_state.labels(account).state(state.state)
-                self.metrics.reconnects.labels(account).set(reconnects)
-                gaps = self._pumps[account].gaps
-                key = (state.state, state.reason, reconnects, gaps)
-                if written.get(account) != key:
-                    status = BridgeStatus(
-                        account=account, state=state.state, since=state.since, epoch=self.epoch,
-                        reason=state.reason, reconnects=reconnects, gaps=gaps,
-                        updated_at=datetime.now(UTC),
-                    )  # fmt: skip
-                    with contextlib.suppress(NatsError):
-                        body = msgspec.json.encode(status)
-                        await state_kv.put(self.wire.status_key(account), body)
-                        written[account] = key
-            await self._poll_consumers()
-            await asyncio.sleep(self.monitor_interval)
-
-    async def _poll_consumers(self) -> None:
-        assert self._js is not None
-        try:
-            consumers = await self._js.consumers_info(self.wire.events_stream)
-        except (TimeoutError, NatsError):
-            return
-        for info in consumers:
-            name = info.name or "?"
-            self.metrics.consumer_pending.labels(name).set(info.num_pending or 0)
-            self.metrics.consumer_ack_pending.labels(name).set(info.num_ack_pending or 0)
-
     async def aclose(self, timeout: float = 5.0) -> None:
-        """Stop: answer no more requests, stop publishing, save state, drain NATS."""
+        """Stop: answer no more requests, stop publishing, save state, drain NATS.
+
+        Shielded from an outer cancellation (a Ctrl-C still saves the recovery
+        state); each step is bounded by ``timeout``. Raises nothing of its own.
+        """
         if self._rpc is not None:
-            await self._rpc.stop(timeout)
+            with anyio.CancelScope(shield=True):
+                await self._rpc.stop(timeout)
             self._rpc = None
-        tasks, self._tasks = self._tasks, []
-        # Python 3.11's asyncio.wait_for can swallow a cancellation that lands as its inner
-        # call completes (a publish, here): such a task goes on to wait for the next event,
-        # so it is cancelled again until it ends (bounded in rounds).
-        for _ in range(20):
-            pending = [task for task in tasks if not task.done()]
-            if not pending:
-                break
-            for task in pending:
-                task.cancel()
-            await asyncio.wait(pending, timeout=0.25)
-        await asyncio.gather(*tasks, return_exceptions=True)
+        group, self._group = self._group, None
+        try:
+            if group is not None:
+                # anyio re-delivers the cancellation until each task has ended, so a task
+                # whose asyncio.wait_for swallowed one (Python 3.11) cannot outlive it.
+                group.cancel_scope.cancel()
+                await group.__aexit__(None, None, None)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._finish(timeout)
+
+    async def _finish(self, timeout: float) -> None:
         if self._publisher is not None and self._nc is not None and self._nc.is_connected:
             with contextlib.suppress(NatsError, asyncio.TimeoutError):
                 await self._publisher.flush_latest()

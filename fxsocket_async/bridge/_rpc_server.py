@@ -19,9 +19,11 @@ import contextlib
 import inspect
 import logging
 import typing
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import anyio
 import msgspec
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -65,6 +67,9 @@ QUEUE: Final = "fxsocket-bridge"
 MAX_CONCURRENT: Final = 64
 _CREATE: Final = "orders.create"
 
+#: How the bridge starts a task in its group: ``spawn(fn, *args, name=...)``.
+Spawn = Callable[..., None]
+
 
 class SubmissionRecord(msgspec.Struct, frozen=True, kw_only=True):
     """A ``<prefix>_orders`` value: one ``orders.create`` by its idempotency key."""
@@ -89,6 +94,7 @@ class RpcServer:
         accounts: list[str],
         orders_kv: KeyValue,
         metrics: BridgeMetrics,
+        spawn: Spawn,
     ) -> None:
         self._fx = fx
         self._nc = nc
@@ -97,7 +103,10 @@ class RpcServer:
         self._kv = orders_kv
         self._metrics = metrics
         self._subs: list[Subscription] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._spawn = spawn
+        self._scopes: set[anyio.CancelScope] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
         self._in_flight: dict[str, asyncio.Future[RpcReply]] = {}
 
@@ -110,22 +119,36 @@ class RpcServer:
 
     def _callback(self, account: str | None) -> Any:
         async def on_request(msg: Msg) -> None:
-            # A slow call must not hold the others up: each runs in its own task.
-            task = asyncio.create_task(self._serve(account, msg))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            # A slow call must not hold the others up: each runs in its own task, in
+            # the bridge's task group.
+            self._spawn(self._serve_tracked, account, msg, name="bridge rpc request")
 
         return on_request
 
     async def stop(self, timeout: float = 5.0) -> None:
+        """Take no more requests; let those in flight finish (``timeout``), then cancel them."""
         for sub in self._subs:
             with contextlib.suppress(NatsError):  # the connection is going anyway
                 await sub.unsubscribe()
         self._subs.clear()
-        if self._tasks:
-            _, late = await asyncio.wait(set(self._tasks), timeout=timeout)
-            for task in late:
-                task.cancel()
+        with anyio.move_on_after(timeout):
+            await self._idle.wait()
+        for scope in list(self._scopes):
+            scope.cancel()
+
+    async def _serve_tracked(self, account: str | None, msg: Msg) -> None:
+        with anyio.CancelScope() as scope:
+            self._scopes.add(scope)
+            self._idle.clear()
+            try:
+                await self._serve(account, msg)
+            except Exception as exc:
+                # A bug behind one request must not stop the bridge; its caller times out.
+                log.error("an RPC request failed inside the bridge: %s", type(exc).__name__)
+            finally:
+                self._scopes.discard(scope)
+                if not self._scopes:
+                    self._idle.set()
 
     async def _serve(self, account: str | None, msg: Msg) -> None:
         op = "?"
