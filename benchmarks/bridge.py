@@ -234,8 +234,16 @@ def _measurements(quick: bool) -> list[tuple[str, int, int, str]]:
     return runs
 
 
-def _rows(results: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str, str, bool | None]]:
+def _median(values: list[float]) -> float | None:
+    return sorted(values)[len(values) // 2] if values else None
+
+
+def _rows(
+    results: dict[str, list[dict[str, Any]]], upstream: dict[str, list[float]] | None = None
+) -> list[tuple[str, str, str, bool | None]]:
+    """One row per measurement; ``upstream``: ``batches()`` alone per transport (M/s)."""
     rows: list[tuple[str, str, str, bool | None]] = []
+    upstream = upstream or {}
     for label, runs in results.items():
         ok = [r for r in runs if r]
         if not ok:
@@ -249,8 +257,16 @@ def _rows(results: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str, str,
             f"consumer {best['consumer_rss'] / 2**20:.0f} MB"
         )
         one = label.startswith("1 consumer")
+        alone = _median(upstream.get(label.rsplit(", ", 1)[-1].split()[0], []))
+        if alone and one:
+            text += f"; {per / alone:.2f}x the upstream read alone ({alone:.2f} M/s)"
         target, met = (">= 0.5 M/s", per >= TARGET) if one else ("", None)
         rows.append((f"{label}: quotes/s end to end", text, target, met))
+    for transport, rates in upstream.items():
+        alone = _median(rates)
+        if alone:
+            what = f"upstream read alone, {transport}: ours batches(), no bridge, same round"
+            rows.append((what, f"{alone:.2f} M/s", "", None))
     return rows
 
 
@@ -260,6 +276,7 @@ def suite_bridge(r: Any) -> Any:
 
     suite = Suite("9. Bridge: quotes through NATS JetStream to remote consumers")
     results: dict[str, list[dict[str, Any]]] = {}
+    upstream: dict[str, list[float]] = {}
     for rep in range(1 if r.quick else 3):
         for label, consumers, n, transport in _measurements(r.quick):
             r.log(f"suite 9, {label}, round {rep + 1}")
@@ -269,7 +286,16 @@ def suite_bridge(r: Any) -> Any:
                 consumers=consumers, transport=transport,
             )  # fmt: skip
             results.setdefault(label, []).append(result or {})
-    for what, text, target, met in _rows(results):
+            if consumers == 1:
+                # What the bridge's own upstream read reaches with nothing after it,
+                # side by side: the ceiling of the bridge on this machine, this round.
+                alone = r.work(
+                    f"bridge_upstream_{transport}", "batches_ours", port=r.firehose.port,
+                    n=n, transport=transport,
+                )  # fmt: skip
+                if alone:
+                    upstream.setdefault(transport, []).append(alone["rate"] / 1e6)
+    for what, text, target, met in _rows(results, upstream):
         suite.rows.append(Row(what, text, "", target, met))
     suite.notes.append(
         "9. Firehose -> bridge (AsyncFxSocket + Bridge, 100 quotes per NATS message) -> "
