@@ -145,6 +145,14 @@ class PicowsTransport:
 class _Listener(picows.WSListener):
     """Parks what picows reads until the reader task takes it."""
 
+    # Slots, not a __dict__: on a subclass of picows' extension type, Python 3.11 does
+    # not specialise instance-dict attribute access, and the per-frame callback touches
+    # several attributes. Measured: the callback's attribute work ~370 ns -> ~190 ns.
+    __slots__ = (
+        "_parts", "_parts_size", "_parts_text", "close_code", "ended", "frames", "parked",
+        "paused", "pings", "pongs", "waiter",
+    )  # fmt: skip
+
     def __init__(self) -> None:
         self.frames: list[bytes] = []
         self.parked = 0  # bytes in ``frames``
