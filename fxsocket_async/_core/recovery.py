@@ -87,6 +87,14 @@ class OrderBook:
     def is_finished(self, order_id: str) -> bool:
         return order_id in self._finished
 
+    def finished_ids(self, newest: int) -> list[str]:
+        """The ``newest`` ids of orders the book saw end, oldest first (to save it)."""
+        return list(self._finished)[-newest:] if newest > 0 else []
+
+    def restore_finished(self, order_ids: Sequence[str]) -> None:
+        """Remember ``order_ids`` as ended (from a saved book), oldest first."""
+        self._finished = OrderedDict.fromkeys(order_ids)
+
     def _finish(self, order_id: str) -> None:
         self.orders.pop(order_id, None)
         self._finished[order_id] = None

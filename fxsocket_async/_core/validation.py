@@ -214,6 +214,12 @@ def check_page_size(limit: int, maximum: int = HISTORY_MAX_LIMIT) -> int:
     return limit
 
 
+def check_offset(offset: int) -> int:
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise _refuse("invalid_offset", f"offset must be a whole number >= 0, not {offset!r}")
+    return offset
+
+
 def check_symbols(symbols: tuple[object, ...], call: str) -> list[str]:
     """The symbols of a subscription, once each, in the order given."""
     if len(symbols) == 1 and isinstance(symbols[0], list | tuple | set | frozenset):

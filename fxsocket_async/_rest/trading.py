@@ -17,6 +17,7 @@ from .._core.models import (
     Candle,
     CloseOrderReply,
     CreateOrderRequest,
+    HistoryPage,
     ModifyOrderReply,
     ModifyOrderRequest,
     OrderReply,
@@ -29,6 +30,7 @@ from .._core.validation import (
     as_wire_time,
     check_idempotency_key,
     check_modify,
+    check_offset,
     check_order,
     check_order_type,
     check_page_size,
@@ -413,6 +415,23 @@ class AccountClient(MarketResource):
             return first.trades
         last = await self._history_page(max(0, first.total - count), count)
         return last.trades
+
+    async def history_page(
+        self, offset: int = 0, limit: int = HISTORY_DEFAULT_LIMIT, *,
+        start: datetime | None = None, end: datetime | None = None,
+        symbol: str | None = None, type: str | None = None,
+    ) -> HistoryPage:  # fmt: skip
+        """One page of closed trades, oldest first (``total`` says how many match);
+        ``history()`` pages through them all.
+
+        Raises ``ValidationError`` (before sending) for bad arguments, or another
+        ``FxSocketError`` from the server.
+        """
+        check_range(start, end)
+        check_page_size(limit)
+        check_offset(offset)
+        order_type = None if type is None else check_order_type(type)
+        return await self._history_page(offset, limit, start, end, symbol, order_type)
 
     def history(
         self,

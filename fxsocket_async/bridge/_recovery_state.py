@@ -10,7 +10,6 @@ by JetStream rather than told twice.
 """
 
 # No "from __future__ import annotations": msgspec resolves these Structs' annotations.
-from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Final
 
@@ -62,7 +61,7 @@ def state_from_book(book: OrderBook, *, epoch: str, now: datetime | None = None)
         )
         for order_id, o in book.orders.items()
     }  # fmt: skip
-    finished = list(book._finished)[-SAVED_FINISHED:]
+    finished = book.finished_ids(SAVED_FINISHED)
     return BookState(
         account=book.account_id,
         saved_at=now or datetime.now(UTC),
@@ -84,7 +83,7 @@ def book_from_state(state: BookState) -> OrderBook:
     book = OrderBook(state.account)
     for order_id, o in state.orders.items():
         book.orders[order_id] = _Order(o.symbol, o.type, o.volume, o.price, o.sl, o.tp, o.filled)
-    book._finished = OrderedDict.fromkeys(state.finished)
+    book.restore_finished(state.finished)
     book.figures = state.figures
     book.status = state.status
     book.watermark = state.watermark

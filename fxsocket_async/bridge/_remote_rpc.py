@@ -53,6 +53,7 @@ from .._core.validation import (
     check_account_id,
     check_idempotency_key,
     check_modify,
+    check_offset,
     check_order,
     check_order_type,
     check_page_size,
@@ -373,12 +374,9 @@ class RemoteAccount(_Remote):
         """
         check_range(start, end)
         check_page_size(limit)
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise ValidationError(
-                f"offset must be an int >= 0, not {offset!r}", code="invalid_offset"
-            )
+        check_offset(offset)
         order_type = None if type is None else check_order_type(type)
-        kwargs = _given(start=start, end=end, symbol=symbol, order_type=order_type)
+        kwargs = _given(start=start, end=end, symbol=symbol, type=order_type)
         result: HistoryPage = await self._call("history_page", offset, limit, **kwargs)
         return result
 

@@ -204,8 +204,6 @@ class RpcServer:
         client = self._fx.account(account)
         if op == "info":
             return lambda: self._fx.accounts.get(account)
-        if op == "history_page":
-            return client._history_page
         if op.startswith("orders."):
             return getattr(client.orders, op.split(".", 1)[1])
         return getattr(client, op)

@@ -670,6 +670,24 @@ async def test_history_time_range(fx: AsyncFxSocket, connected_account: Account)
     assert upto == [m[0] for m in made]
 
 
+async def test_history_page_is_one_page_with_the_total_and_checks_its_input(
+    fx: AsyncFxSocket, connected_account: Account, sim: Simulator
+) -> None:
+    account = trading(fx, connected_account)
+    with anyio.fail_after(WAIT):
+        made = await _closed_trades(account, 7)
+        page = await account.history_page(5, 3)
+        gold = await account.history_page(symbol="XAUUSD", type="BUY")
+        before = routes(sim).get(route("history"), 0)
+        for bad in ({"offset": -1}, {"offset": 1.5}, {"limit": 0}, {"type": "LONG"}):
+            with pytest.raises(fxsocket_async.ValidationError):
+                await account.history_page(**bad)  # type: ignore[arg-type]
+        assert routes(sim).get(route("history"), 0) == before  # refused before sending
+    assert page.total == 7
+    assert [t.id for t in page.trades] == [m[0] for m in made[5:]]
+    assert [t.id for t in gold.trades] == [m[0] for m in made if m[1:] == ("XAUUSD", "BUY")]
+
+
 async def test_history_empty(fx: AsyncFxSocket, connected_account: Account) -> None:
     with anyio.fail_after(WAIT):
         assert [t async for t in trading(fx, connected_account).history()] == []
