@@ -255,7 +255,11 @@ class Bridge:
         return state_kv, orders_kv
 
     def _spawn(self, fn: Callable[..., Awaitable[None]], *args: Any, name: str) -> None:
-        assert self._group is not None
+        if self._group is None:
+            # A request nats-py had queued before the RPC subscriptions ended: the bridge
+            # is stopping, so it goes unanswered and its caller retries elsewhere.
+            log.debug("%s not started: the bridge is stopping", name)
+            return
         self._group.start_soon(self._guarded, fn, *args, name=name)
 
     async def _guarded(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
