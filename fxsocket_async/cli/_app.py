@@ -156,6 +156,13 @@ def quotes_tail(
 
 # ------------------------------------------------------------------- collect
 
+#: The high-rate commands' stream client: picows when the fast extra is installed.
+_TRANSPORT = click.option(
+    "--transport", type=click.Choice(["auto", "aiohttp", "picows"]), default="auto",
+    show_default=True,
+    help="The stream's WebSocket client; auto: picows when the fast extra is installed.",
+)  # fmt: skip
+
 
 @cli.command(epilog=_ENV)
 @click.argument("symbols", nargs=-1)
@@ -189,6 +196,7 @@ def quotes_tail(
     is_flag=True,
     help="Continue the archive in --out: the time since its last tick is recorded as a gap.",
 )
+@_TRANSPORT
 @click.option("--quiet", is_flag=True, help="Print the summary at the end, nothing else.")
 def collect(
     symbols: tuple[str, ...],
@@ -201,6 +209,7 @@ def collect(
     duration: float | None,
     count: int | None,
     resume: bool,
+    transport: str,
     quiet: bool,
 ) -> int:
     """Collect every tick of SYMBOL... into an archive, with its gaps recorded.
@@ -224,6 +233,7 @@ def collect(
         duration=duration,
         count=count,
         resume=resume,
+        transport=transport,
         quiet=quiet,
     )
     return collect_command(options)
@@ -268,6 +278,7 @@ def coverage(directory: str, as_json: bool, symbols: tuple[str, ...]) -> int:
 )  # fmt: skip
 @click.option("--max-batch", type=click.IntRange(1, 10_000), default=100, show_default=True,
               help="Quotes per NATS message at most.")  # fmt: skip
+@_TRANSPORT
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def bridge(
     nats_urls: tuple[str, ...],
@@ -277,6 +288,7 @@ def bridge(
     metrics_port: int | None,
     dialect: str,
     max_batch: int,
+    transport: str,
     quiet: bool,
 ) -> int:
     """Publish accounts' events, quotes and REST to NATS JetStream (see docs/bridge.md).
@@ -288,6 +300,7 @@ def bridge(
 
     options = BridgeOptions(
         nats=nats_urls, accounts=accounts, symbols=symbols, prefix=prefix,
-        metrics_port=metrics_port, dialect=dialect, max_batch=max_batch, quiet=quiet,
+        metrics_port=metrics_port, dialect=dialect, max_batch=max_batch, transport=transport,
+        quiet=quiet,
     )  # fmt: skip
     return bridge_command(options)

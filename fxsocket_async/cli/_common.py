@@ -12,7 +12,9 @@ import anyio
 import click
 
 from .._client import AsyncFxSocket
+from .._config import StreamPolicy
 from .._exceptions import FxSocketError, UsageError
+from .._stream.transport import TransportName
 from ..collect._sink import COLLECT_EXTRA
 from ..collect._timefmt import parse_duration
 
@@ -90,3 +92,15 @@ async def single_account(fx: AsyncFxSocket, account: str | None) -> str:
             f"(one of {', '.join(connected)})"
         )
     return connected[0]
+
+
+def stream_policy(transport: str) -> StreamPolicy:
+    """The stream settings of a command run with ``--transport`` (the rest: defaults)."""
+    chosen: TransportName = transport  # type: ignore[assignment]  # checked by click's Choice
+    return StreamPolicy(transport=chosen)
+
+
+def stream_transports(fx: AsyncFxSocket) -> list[str]:
+    """The WebSocket client of each open socket of ``fx``, once each (``picows``...)."""
+    streams = fx.stats()["streams"].values()
+    return list(dict.fromkeys(s.transport for s in streams if s.transport))

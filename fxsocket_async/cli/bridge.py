@@ -16,7 +16,7 @@ import anyio.abc
 
 from .._client import AsyncFxSocket
 from .._routing import DialectSetting
-from ._common import connected_accounts, run
+from ._common import connected_accounts, run, stream_policy, stream_transports
 
 __all__ = ["BridgeOptions", "bridge_command"]
 
@@ -31,6 +31,7 @@ class BridgeOptions:
     dialect: str
     max_batch: int
     quiet: bool
+    transport: str = "auto"
 
 
 def bridge_command(options: BridgeOptions) -> int:
@@ -59,7 +60,7 @@ def bridge_command(options: BridgeOptions) -> int:
 
     async def bridging() -> None:
         dialect: DialectSetting = options.dialect  # type: ignore[assignment]
-        async with AsyncFxSocket(dialect=dialect) as fx:
+        async with AsyncFxSocket(dialect=dialect, stream=stream_policy(options.transport)) as fx:
             accounts = list(options.accounts) or await connected_accounts(fx)
             bridge = Bridge(
                 fx, nats=list(options.nats), accounts=accounts, symbols=symbols,
@@ -74,10 +75,11 @@ def bridge_command(options: BridgeOptions) -> int:
                         if bridge.metrics_port
                         else ""
                     )
+                    stream = ", ".join(stream_transports(fx)) or "not open"
                     print(
                         f"bridging {', '.join(accounts)} to {', '.join(options.nats)} "
-                        f"(prefix {options.prefix}, {len(symbols)} symbols{metrics}); "
-                        "until Ctrl-C or SIGTERM",
+                        f"(prefix {options.prefix}, {len(symbols)} symbols{metrics}, "
+                        f"stream on {stream}); until Ctrl-C or SIGTERM",
                         file=sys.stderr, flush=True,
                     )  # fmt: skip
                 await bridge.wait()  # raises what ended it

@@ -18,7 +18,15 @@ import anyio
 from .._client import AsyncFxSocket
 from .._exceptions import UsageError
 from ..collect import Collector, CollectorStats, Sink, SinkStats, sink_for
-from ._common import connected_accounts, fail, needs, run, single_account
+from ._common import (
+    connected_accounts,
+    fail,
+    needs,
+    run,
+    single_account,
+    stream_policy,
+    stream_transports,
+)
 from ._display import run_display, summary
 
 __all__ = ["CollectOptions", "collect_command"]
@@ -37,6 +45,7 @@ class CollectOptions:
     count: int | None
     resume: bool
     quiet: bool
+    transport: str = "auto"
 
 
 def collect_command(options: CollectOptions) -> int:
@@ -50,9 +59,10 @@ def collect_command(options: CollectOptions) -> int:
     if live:
         needs("rich", "collect's live display (or redirect stdout, or pass --quiet)")
     result: list[tuple[SinkStats, CollectorStats, float]] = []
+    transports: list[str] = []
 
     async def main() -> int:
-        async with AsyncFxSocket() as fx:
+        async with AsyncFxSocket(stream=stream_policy(options.transport)) as fx:
             targets = await _targets(fx, options)
             sink_class = sink_for(options.fmt)
             sink = sink_class(
@@ -79,6 +89,7 @@ def collect_command(options: CollectOptions) -> int:
                 finally:
                     seconds = time.monotonic() - started
                     result.append((sink.stats(), collector.stats(), seconds))
+                    transports.extend(stream_transports(fx))
         return 0
 
     code = run(main)
@@ -86,6 +97,8 @@ def collect_command(options: CollectOptions) -> int:
         stats, collected, seconds = result[0]
         for line in summary(stats, collected, seconds=seconds, out=options.out):
             print(line)
+        if transports:
+            print(f"stream: {', '.join(transports)}")
     return code
 
 

@@ -61,4 +61,5 @@ async def test_the_command_publishes_status_and_exits_0_on_sigterm() -> None:
                 text = err.read().decode(errors="replace")
             await nc.close()
     assert code == 0, text
+    assert "stream on picows" in text  # --transport auto, and the dev extra installs picows
     assert "bridge stopped" in text

@@ -75,6 +75,23 @@ def _quotes_of(subscriptions: list[tuple[str, str, tuple[str, ...]]]) -> bool:
     )
 
 
+@pytest.mark.parametrize(
+    ("option", "client"), [((), "picows"), (("--transport", "aiohttp"), "aiohttp")]
+)
+async def test_the_stream_client_is_picows_when_installed_unless_asked_otherwise(
+    tmp_path: Path, option: tuple[str, ...], client: str
+) -> None:
+    # The dev extra installs picows, so the default (auto) takes it here.
+    async with simulator_process(*LINK, "--quote-interval", "0.01") as sim:
+        result = await cli(
+            "collect", "--out", str(tmp_path / "archive"), "--count", "20", "--quiet",
+            *option, "EURUSD", env=sim.env,
+        )  # fmt: skip
+    assert result.code == 0, result.err
+    assert f"stream: {client}" in result.out.splitlines()
+    assert summary_counts(result.out)["EURUSD"][0] >= 20
+
+
 async def test_four_symbols_for_a_few_seconds_hold_every_delivered_tick_once(
     tmp_path: Path,
 ) -> None:
