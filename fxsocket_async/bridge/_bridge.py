@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -108,9 +109,11 @@ class Bridge:
             check_symbols(tuple(symbols), "Bridge")
         if not 1 <= max_batch <= 10_000:
             raise ValidationError(f"max_batch must be 1..10000, not {max_batch!r}")
-        if not latest_interval >= 0 or not monitor_interval > 0 or not publish_timeout > 0:
+        if not latest_interval >= 0 or not monitor_interval > 0:
+            raise ValidationError("latest_interval and monitor_interval must be positive")
+        if not all(0 < t < math.inf for t in (connect_timeout, publish_timeout)):
             raise ValidationError(
-                "latest_interval, monitor_interval and publish_timeout must be positive"
+                "connect_timeout and publish_timeout must be positive and finite (seconds)"
             )
         if duplicate_window > max_age:
             raise ValidationError("duplicate_window must not be longer than max_age")

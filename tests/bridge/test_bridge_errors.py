@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from datetime import timedelta
+from typing import Any
 
 import anyio
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from fxsocket_async import ValidationError
 from fxsocket_async.bridge import Bridge, BridgeUnavailableError
 from fxsocket_async.bridge._publisher import Publisher
 from fxsocket_async.bridge._wire import Wire
@@ -93,3 +96,29 @@ async def test_a_failed_task_is_raised_by_wait_and_spares_the_others(
                     await bridge.wait()
                 assert "RuntimeError" in raised.value.message
                 assert f"bridge events {account.id}" in _bridge_tasks(baseline)
+
+
+@pytest.mark.dialects("reference")
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ({"nats": "localhost:4222"}, "nats must be a URL"),
+        ({"accounts": []}, "at least one account"),
+        ({"max_batch": 0}, "max_batch must be 1..10000"),
+        ({"latest_interval": -1.0}, "must be positive"),
+        ({"monitor_interval": 0.0}, "must be positive"),
+        ({"publish_timeout": 0.0}, "must be positive and finite"),
+        ({"publish_timeout": float("nan")}, "must be positive and finite"),
+        ({"connect_timeout": float("inf")}, "must be positive and finite"),
+        ({"duplicate_window": timedelta(days=30)}, "duplicate_window must not be longer"),
+    ],
+)
+async def test_bad_arguments_are_refused_before_anything_connects(
+    sim: Simulator, given: dict[str, object], said: str
+) -> None:
+    arguments: dict[str, Any] = {"nats": "nats://127.0.0.1:4222", "accounts": ["a1"], **given}
+    with anyio.fail_after(WAIT):
+        async with session(sim) as fx:
+            with pytest.raises(ValidationError) as refused:
+                Bridge(fx, **arguments)
+    assert said in refused.value.message
