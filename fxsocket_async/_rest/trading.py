@@ -53,6 +53,7 @@ from .._exceptions import (
 from .history import HistoryIterator, ProgressCallback
 from .market import MarketResource
 from .resource import AccountContext, Resource
+from .submissions import find_submission, submission_marker
 
 __all__ = ["AccountClient", "Orders"]
 
@@ -118,7 +119,7 @@ class Orders(Resource):
             symbol=symbol, type=kind, volume=volume, price=price, sl=sl, tp=tp, comment=comment
         )
         key = idempotency_key or f"fxsa-{uuid.uuid4()}"
-        marker = (await self._context.dialect()).submission_marker(request, key)
+        _, marker = await submission_marker(self, request, key)
         lost: FxSocketError
         try:
             return await self._run(lambda d: d.create_order(request, key))
@@ -129,32 +130,12 @@ class Orders(Resource):
         # The reply was lost and the route takes no key, so it is never re-sent:
         # the order is looked for by the marker it carries.
         try:
-            found = await self._find_submission(marker)
+            found = await find_submission(self, marker)
         except FxSocketError:
             found = None  # what is raised is the submission's own failure
         if found is None:
             raise lost
         return found
-
-    async def _find_submission(self, marker: str) -> OrderReply | None:
-        positions, pending = await self.open_orders()
-        for order in pending:
-            if order.comment == marker:
-                return order
-        for position in positions:
-            if position.comment == marker:
-                return OrderReply(
-                    id=position.id,
-                    symbol=position.symbol,
-                    type=position.type,
-                    volume=position.volume,
-                    price=position.open_price,
-                    status="filled",
-                    sl=position.sl,
-                    tp=position.tp,
-                    comment=position.comment,
-                )
-        return None
 
     async def modify(
         self,

@@ -43,7 +43,7 @@ from .._exceptions import (
     TimeoutError,
     ValidationError,
 )
-from .._rest.trading import Orders
+from .._rest.submissions import find_submission, submission_marker
 from ._metrics import BridgeMetrics
 from ._wire import (
     ACCOUNT_OPS,
@@ -268,21 +268,19 @@ class RpcServer:
 
     async def _look_up(self, account: str, request: RpcRequest, key: str) -> RpcReply | None:
         orders = self._fx.account(account).orders
-        dialect = await orders._context.dialect()
         order = _order_request(request)
         if order is None:
             return None  # bad arguments: _send refuses them before anything is sent
-        if dialect.submission_marker(order, key) is None:
-            if dialect.name == "terminal":
+        dialect, marker = await submission_marker(orders, order, key)
+        if marker is None:
+            if dialect == "terminal":
                 raise TerminalTimeoutError(
                     "the bridge restarted during this submission and its comment hides "
                     "whether it was carried out: look at the open orders before sending again",
                     status=504, code="submission_unknown",
                 )  # fmt: skip
             return None  # the reference server de-duplicates on the key: re-sending is safe
-        marker = dialect.submission_marker(order, key)
-        assert marker is not None
-        reply = await _find(orders, marker)
+        reply = await find_submission(orders, marker)
         return None if reply is None else ok_reply(reply)
 
     async def _send(self, account: str, request: RpcRequest, kv_key: str) -> RpcReply:
@@ -331,10 +329,6 @@ def _order_request(request: RpcRequest) -> CreateOrderRequest | None:
         return msgspec.convert(fields, CreateOrderRequest, strict=False)
     except msgspec.ValidationError:
         return None
-
-
-async def _find(orders: Orders, marker: str) -> Any:
-    return await orders._find_submission(marker)
 
 
 def _convert(
