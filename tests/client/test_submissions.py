@@ -9,7 +9,7 @@ from fxsocket_async import AsyncFxSocket
 from fxsocket_async._core.models import CreateOrderRequest
 from fxsocket_async._rest.submissions import find_submission, submission_marker
 from fxsocket_async.types import Account
-from tests.helpers.sim import WAIT
+from tests.helpers.sim import PASSWORD, SERVER, WAIT, next_login
 
 pytestmark = pytest.mark.anyio
 
@@ -38,6 +38,24 @@ async def test_a_filled_submission_is_found_while_open_and_after_it_closed(
     assert closed is not None
     assert (closed.id, closed.status) == (order.id, "closed")
     assert (closed.symbol, closed.type, closed.volume) == ("EURUSD", "BUY", 0.01)
+
+
+@pytest.mark.dialects("terminal")
+async def test_on_mt4_a_closed_submission_is_found_by_its_closed_order(fx: AsyncFxSocket) -> None:
+    # MetaTrader 4 has no deals: its history lists closed orders, comments kept.
+    with anyio.fail_after(WAIT):
+        linked = await fx.accounts.link(
+            server=SERVER, login=next_login(), password=PASSWORD, platform="mt4"
+        )
+        await fx.accounts.wait_connected(linked.id, timeout=WAIT)
+        orders = fx.account(linked.id).orders
+        _, marker = await submission_marker(orders, _BUY, "mt4-key")
+        assert marker is not None
+        order = await orders.create("EURUSD", "BUY", 0.01, idempotency_key="mt4-key")
+        await orders.close(order.id)
+        closed = await find_submission(orders, marker)
+    assert closed is not None
+    assert (closed.id, closed.status, closed.type) == (order.id, "closed", "BUY")
 
 
 @pytest.mark.dialects("terminal")
