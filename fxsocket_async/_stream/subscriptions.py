@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EventSubscription",
     "QuoteBatches",
+    "QuoteIteration",
     "QuoteSubscription",
     "StreamResolver",
     "TopicSubscription",
@@ -34,6 +35,42 @@ __all__ = [
 #: Finds the socket that carries an account (a terminal's own, or the session's).
 StreamResolver: TypeAlias = "Callable[[], Awaitable[Stream]]"
 T = TypeVar("T")
+
+
+def check_open(state: str) -> None:
+    """Raises ``SessionClosedError`` unless a subscription in ``state`` may be iterated."""
+    if state != "open":
+        raise SessionClosedError(
+            "iterate a subscription inside its block: "
+            "'async with fx.quotes(...) as quotes: async for q in quotes: ...'"
+        )
+
+
+class QuoteIteration:
+    """``async for q in quotes`` and ``quotes.batches()`` over a subscription's buffer,
+    the same for the local subscription and the bridge's remote one: each keeps its
+    ``_buffer`` and its ``_state`` (``new``, ``open``, ``closed``)."""
+
+    _buffer: QuoteBuffer
+    _state: str
+
+    def __aiter__(self) -> QuoteBuffer:
+        """Iterate the buffer itself: no wrapper runs per quote."""
+        check_open(self._state)
+        return self._buffer
+
+    def __anext__(self) -> Awaitable[Quote]:
+        """The next quote. Raises ``ConsumerOverflowError`` (mode ``all``) or the
+        stream's fatal error."""
+        # A plain method returning the buffer's coroutine: one frame less per quote.
+        if self._state != "open" and not self._buffer.depth:
+            check_open(self._state)
+        return self._buffer.get()
+
+    def batches(self) -> QuoteBatches:
+        """Iterate lists of every quote waiting, for collectors: one wake-up per batch."""
+        check_open(self._state)
+        return QuoteBatches(self._buffer)
 
 
 class _Subscription(abc.ABC):
@@ -51,11 +88,7 @@ class _Subscription(abc.ABC):
         return self._stream
 
     def _check_open(self) -> None:
-        if self._state != "open":
-            raise SessionClosedError(
-                "iterate a subscription inside its block: "
-                "'async with fx.quotes(...) as quotes: async for q in quotes: ...'"
-            )
+        check_open(self._state)
 
     async def __aexit__(
         self,
@@ -78,7 +111,7 @@ class _Subscription(abc.ABC):
         """Stop this consumer's routes (each kind has its own)."""
 
 
-class QuoteSubscription(_Subscription):
+class QuoteSubscription(QuoteIteration, _Subscription):
     """Quotes of some symbols of one account, delivered as ``Quote`` structs.
 
     See ``_fanout.QuoteBuffer`` for the conflate / all policies.
@@ -106,24 +139,6 @@ class QuoteSubscription(_Subscription):
         self._buffer.close()
         if self._stream is not None:
             self._stream.remove_quotes(self.account_id, self.symbols, self._buffer)
-
-    def __aiter__(self) -> QuoteBuffer:
-        """Iterate the buffer itself: no wrapper runs per quote."""
-        self._check_open()
-        return self._buffer
-
-    def __anext__(self) -> Awaitable[Quote]:
-        """The next quote. Raises ``ConsumerOverflowError`` (mode ``all``) or the
-        stream's fatal error."""
-        # A plain method returning the buffer's coroutine: one frame less per quote.
-        if self._state != "open" and not self._buffer.depth:
-            self._check_open()
-        return self._buffer.get()
-
-    def batches(self) -> QuoteBatches:
-        """Iterate lists of every quote waiting, for collectors: one wake-up per batch."""
-        self._check_open()
-        return QuoteBatches(self._buffer)
 
     def stats(self) -> SubscriptionStats:
         """Delivered, conflated (skipped) and dropped counts, buffer depth, newest quote age."""

@@ -16,7 +16,6 @@ messages for a subscriber that reads too slowly) in ``missed_batches``.
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self
 
@@ -26,7 +25,7 @@ from .._core.models import Quote
 from .._exceptions import FxSocketError, ProtocolError, SessionClosedError
 from .._stream.fanout import QuoteBuffer
 from .._stream.stats import SubscriptionStats
-from .._stream.subscriptions import QuoteBatches
+from .._stream.subscriptions import QuoteIteration
 from ._errors import BridgeUnavailableError
 from ._wire import EPOCH_HEADER, SEQ_HEADER, Wire, decode_quote, decode_quotes
 
@@ -66,7 +65,7 @@ class _Track:
         self.seq = 0
 
 
-class RemoteQuoteSubscription:
+class RemoteQuoteSubscription(QuoteIteration):
     """Quotes of some symbols of one account through the bridge (see the module docstring).
 
     ``async with fx.quotes("EURUSD", account=id) as quotes: async for q in quotes``,
@@ -220,29 +219,6 @@ class RemoteQuoteSubscription:
         for sub in subs:
             with contextlib.suppress(nats.errors.Error):  # gone with its connection
                 await sub.unsubscribe()
-
-    def _check_open(self) -> None:
-        if self._state != "open":
-            raise SessionClosedError(
-                "iterate a subscription inside its block: "
-                "'async with fx.quotes(...) as quotes: async for q in quotes: ...'"
-            )
-
-    def __aiter__(self) -> QuoteBuffer:
-        """Iterate the buffer itself, as the local subscription does."""
-        self._check_open()
-        return self._buffer
-
-    def __anext__(self) -> Awaitable[Quote]:
-        """The next quote. Raises ``ConsumerOverflowError`` (mode ``all``)."""
-        if self._state != "open" and not self._buffer.depth:
-            self._check_open()
-        return self._buffer.get()
-
-    def batches(self) -> QuoteBatches:
-        """Iterate lists of every quote waiting: one wake-up per batch."""
-        self._check_open()
-        return QuoteBatches(self._buffer)
 
     def stats(self) -> RemoteQuoteStats:
         """Delivered, conflated, dropped, depth, age of the newest batch, and missed batches."""
