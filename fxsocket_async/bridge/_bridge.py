@@ -283,19 +283,16 @@ class Bridge:
     async def ready(self, timeout: float = 30.0) -> None:
         """Wait until every account is recovered and publishing live.
 
-        Raises ``TimeoutError`` (ours, via ``BridgeUnavailableError``'s
-        sibling) when that takes longer than ``timeout``.
+        Raises our ``TimeoutError`` when that takes longer than ``timeout``.
         """
         from .._exceptions import TimeoutError as FxTimeoutError
 
-        waits = [p.ready.wait() for p in self._pumps.values()]
-        try:
-            await asyncio.wait_for(asyncio.gather(*waits), timeout)
-        except TimeoutError:
-            raised = True
-        else:
-            raised = False
-        if raised:
+        # Each pump's event in turn: all must be set, so the waits add up to the longest.
+        # (A gather would leave an unretrieved CancelledError behind when cancelled.)
+        with anyio.move_on_after(timeout) as deadline:
+            for pump in self._pumps.values():
+                await pump.ready.wait()
+        if deadline.cancelled_caught:
             raise FxTimeoutError(f"the bridge was not ready within {timeout:g} s")
 
     async def wait(self) -> None:

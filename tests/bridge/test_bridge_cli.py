@@ -3,6 +3,7 @@ nats-server, the command in a process of its own; SIGTERM drains and exits 0."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -51,6 +52,12 @@ async def test_the_command_publishes_status_and_exits_0_on_sigterm() -> None:
                         return any(k.startswith("status.") for k in keys)
 
                     await poll(status, timeout=WAIT, what="the bridge's status", interval=0.05)
+
+                    def said_ready() -> bool:
+                        # pread: the child shares this file's offset, which must not move.
+                        return b"bridging" in os.pread(err.fileno(), 1 << 20, 0)
+
+                    await poll(said_ready, timeout=WAIT, what="the ready line", interval=0.05)
                     kv = await nc.jetstream().key_value(Wire().bridge_bucket)
                     key = next(k for k in await kv.keys() if k.startswith("status."))
                     entry = await kv.get(key)
