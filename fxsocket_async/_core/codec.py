@@ -45,8 +45,11 @@ def preview(data: bytes | str) -> str:
     return text[:_PREVIEW_BYTES] + ("..." if len(data) > _PREVIEW_BYTES else "")
 
 
-def decode_reply(body: bytes, reply_type: type[T] | Any, *, status: int | None = None) -> T:
-    """Decode a successful REST reply into ``reply_type`` (a Struct, or ``list[...]``).
+def decode_reply(
+    body: bytes, reply_type: type[T] | Any, *, status: int | None = None, what: str = "reply"
+) -> T:
+    """Decode a successful REST reply (or another body, named by ``what``) into
+    ``reply_type`` (a Struct, or ``list[...]``), with one decoder per type.
 
     Raises ``ProtocolError`` when the body does not match.
     """
@@ -59,7 +62,7 @@ def decode_reply(body: bytes, reply_type: type[T] | Any, *, status: int | None =
         # RecursionError: a body nested deeper than any decoder goes.
         reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         error = ProtocolError(
-            f"reply does not match {_type_name(reply_type)}: {reason}; "
+            f"{what} does not match {_type_name(reply_type)}: {reason}; "
             f"body starts {preview(body)!r}",
             status=status,
         )

@@ -15,9 +15,9 @@ from typing import Final
 
 import msgspec
 
+from .._core.codec import decode_reply as decode_body
 from .._core.events import AccountStatusData, AccountUpdateData
 from .._core.recovery import OrderBook, _Order
-from .._exceptions import ProtocolError
 
 __all__ = ["BookState", "OrderState", "book_from_state", "decode_state", "state_from_book"]
 
@@ -48,9 +48,6 @@ class BookState(msgspec.Struct, frozen=True, kw_only=True):
     watermark: datetime | None = None
     #: The bridge run that saved it.
     epoch: str = ""
-
-
-_decoder: Final = msgspec.json.Decoder(BookState)
 
 
 def state_from_book(book: OrderBook, *, epoch: str, now: datetime | None = None) -> BookState:
@@ -92,11 +89,7 @@ def book_from_state(state: BookState) -> OrderBook:
 
 def decode_state(body: bytes) -> BookState:
     """A saved state; raises ``ProtocolError`` when it does not decode."""
-    try:
-        return _decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        reason = str(exc)
-    raise ProtocolError(f"undecodable bridge state: {reason}")
+    return decode_body(body, BookState, what="bridge state")
 
 
 def encode_state(state: BookState) -> bytes:

@@ -64,7 +64,7 @@ from .._core.validation import (
 )
 from .._exceptions import FxSocketError, ValidationError
 from ._errors import BridgeTimeoutError, BridgeUnavailableError
-from ._wire import REMOVE_TOKEN, RpcRequest, Wire, decode_reply, encode_request, reply_result
+from ._wire import REMOVE_TOKEN, RpcRequest, Wire, decode_rpc_reply, encode_request, reply_result
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -166,7 +166,7 @@ class RpcCaller:
 
     def _result(self, body: bytes, op: str) -> Any:
         try:
-            return reply_result(decode_reply(body), op)
+            return reply_result(decode_rpc_reply(body), op)
         except FxSocketError:
             self.stats.errors += 1
             raise

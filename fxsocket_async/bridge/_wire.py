@@ -32,6 +32,7 @@ from typing import Final, TypeAlias
 
 import msgspec
 
+from .._core.codec import decode_reply as decode_body
 from .._core.events import (
     AccountEvent,
     AccountStatusChanged,
@@ -54,8 +55,8 @@ from ._wire_rpc import (
     RpcError,
     RpcReply,
     RpcRequest,
-    decode_reply,
     decode_request,
+    decode_rpc_reply,
     encode_reply,
     encode_request,
     error_reply,
@@ -88,8 +89,8 @@ __all__ = [
     "decode_event",
     "decode_quote",
     "decode_quotes",
-    "decode_reply",
     "decode_request",
+    "decode_rpc_reply",
     "decode_status",
     "encode_event",
     "encode_quote",
@@ -259,9 +260,7 @@ _EventFrame: TypeAlias = (
     | GapFrame
 )
 _encoder: Final = msgspec.json.Encoder()
-_event_decoder: Final = msgspec.json.Decoder(_EventFrame)
-_quotes_decoder: Final = msgspec.json.Decoder(list[Quote])
-_quote_decoder: Final = msgspec.json.Decoder(Quote)
+_QUOTES: Final = list[Quote]
 
 
 def encode_event(event: BridgeEvent, *, account: str = "") -> bytes:
@@ -273,13 +272,8 @@ def encode_event(event: BridgeEvent, *, account: str = "") -> bytes:
 
 def decode_event(body: bytes) -> BridgeEvent:
     """An events-stream body as the library's event; raises ``ProtocolError``."""
-    try:
-        frame = _event_decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        reason = str(exc)
-    else:
-        return frame.data if isinstance(frame, GapFrame) else frame
-    raise ProtocolError(f"undecodable bridge event: {reason}")
+    frame: _EventFrame = decode_body(body, _EventFrame, what="bridge event")
+    return frame.data if isinstance(frame, GapFrame) else frame
 
 
 def _num(value: float | None) -> str:
@@ -335,11 +329,8 @@ def encode_quotes(quotes: Sequence[Quote]) -> bytes:
 
 def decode_quotes(body: bytes) -> list[Quote]:
     """A quotes message body; raises ``ProtocolError``."""
-    try:
-        return _quotes_decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        reason = str(exc)
-    raise ProtocolError(f"undecodable quote batch: {reason}")
+    result: list[Quote] = decode_body(body, _QUOTES, what="quote batch")
+    return result
 
 
 def encode_quote(quote: Quote) -> bytes:
@@ -349,11 +340,7 @@ def encode_quote(quote: Quote) -> bytes:
 
 def decode_quote(body: bytes) -> Quote:
     """A ``<prefix>_quotes_latest`` value; raises ``ProtocolError``."""
-    try:
-        return _quote_decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        reason = str(exc)
-    raise ProtocolError(f"undecodable latest quote: {reason}")
+    return decode_body(body, Quote, what="latest quote")
 
 
 class BridgeStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -371,13 +358,6 @@ class BridgeStatus(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime | None = None
 
 
-_status_decoder: Final = msgspec.json.Decoder(BridgeStatus)
-
-
 def decode_status(body: bytes) -> BridgeStatus:
     """A ``status.<account>`` value; raises ``ProtocolError``."""
-    try:
-        return _status_decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        reason = str(exc)
-    raise ProtocolError(f"undecodable bridge status: {reason}")
+    return decode_body(body, BridgeStatus, what="bridge status")

@@ -12,6 +12,7 @@ from typing import Any, Final
 import msgspec
 
 from .. import _exceptions
+from .._core.codec import decode_reply as decode_body
 from .._core.market import (
     CloseAllSummary,
     MarginCalc,
@@ -36,7 +37,6 @@ from .._exceptions import (
     AccountError,
     APIError,
     FxSocketError,
-    ProtocolError,
     RateLimitedError,
     ValidationError,
     error_from_response,
@@ -51,8 +51,8 @@ __all__ = [
     "RpcError",
     "RpcReply",
     "RpcRequest",
-    "decode_reply",
     "decode_request",
+    "decode_rpc_reply",
     "encode_reply",
     "encode_request",
     "error_reply",
@@ -139,7 +139,6 @@ KEY_OPS: Final[dict[str, Any]] = {
 OPS: Final[dict[str, Any]] = {**ACCOUNT_OPS, **KEY_OPS}
 
 _request_decoder: Final = msgspec.json.Decoder(RpcRequest)
-_reply_decoder: Final = msgspec.json.Decoder(RpcReply)
 
 
 def encode_request(request: RpcRequest) -> bytes:
@@ -168,13 +167,9 @@ def encode_reply(reply: RpcReply) -> bytes:
     return _encoder.encode(reply)
 
 
-def decode_reply(body: bytes) -> RpcReply:
+def decode_rpc_reply(body: bytes) -> RpcReply:
     """A reply body; raises ``ProtocolError`` when it is not one."""
-    try:
-        return _reply_decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        reason = str(exc)
-    raise ProtocolError(f"not an RPC reply: {reason}")
+    return decode_body(body, RpcReply, what="RPC reply")
 
 
 def reply_result(reply: RpcReply, op: str) -> Any:
@@ -191,11 +186,7 @@ def reply_result(reply: RpcReply, op: str) -> Any:
         result_type = OPS[op]
     except KeyError:
         raise ValidationError(f"unknown op {op!r}", code="invalid_op") from None
-    try:
-        return msgspec.json.decode(reply.result, type=result_type)
-    except msgspec.DecodeError as exc:
-        reason = str(exc)
-    raise ProtocolError(f"undecodable {op} result: {reason}")
+    return decode_body(bytes(reply.result), result_type, what=f"{op} result")
 
 
 def rpc_error_from_exception(exc: FxSocketError) -> RpcError:

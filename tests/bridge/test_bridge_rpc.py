@@ -13,7 +13,13 @@ from nats.aio.client import Client as NatsClient
 
 from fxsocket_async import BrokerRejectedError, NotFoundError, ValidationError
 from fxsocket_async.bridge._rpc_server import SubmissionRecord
-from fxsocket_async.bridge._wire import RpcRequest, Wire, decode_reply, encode_request, reply_result
+from fxsocket_async.bridge._wire import (
+    RpcRequest,
+    Wire,
+    decode_rpc_reply,
+    encode_request,
+    reply_result,
+)
 from fxsocket_async.simulator import Simulator
 from fxsocket_async.types import Account, OrderReply, Quote
 
@@ -24,7 +30,7 @@ pytestmark = pytest.mark.anyio
 
 async def call(nc: NatsClient, account: str | None, request: RpcRequest) -> object:
     msg = await nc.request(Wire().rpc_subject(account), encode_request(request), timeout=WAIT)
-    return reply_result(decode_reply(msg.data), request.op)
+    return reply_result(decode_rpc_reply(msg.data), request.op)
 
 
 async def test_rest_round_trips_and_errors_by_type(
