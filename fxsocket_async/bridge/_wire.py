@@ -248,17 +248,7 @@ class GapFrame(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag=
 #: What a consumer reads from the events stream.
 BridgeEvent: TypeAlias = AccountEvent | StreamGap
 
-_EventFrame: TypeAlias = (
-    OrderOpened
-    | OrderModified
-    | OrderFilled
-    | OrderClosed
-    | OrderPartiallyClosed
-    | OrderCancelled
-    | AccountUpdate
-    | AccountStatusChanged
-    | GapFrame
-)
+_EventFrame: TypeAlias = AccountEvent | GapFrame
 _encoder: Final = msgspec.json.Encoder()
 _QUOTES: Final = list[Quote]
 
