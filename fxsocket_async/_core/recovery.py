@@ -43,14 +43,16 @@ from .events import (
 )
 from .models import MARKET_ORDER_TYPES, AccountSummary, OrderReply, Position, Trade
 
-__all__ = ["OrderBook", "Snapshot", "reconcile"]
+__all__ = ["BookOrder", "OrderBook", "Snapshot", "reconcile"]
 
 FINISHED_MEMORY: Final = 100_000
 _VOLUME_EPSILON: Final = 1e-9
 
 
 @dataclass(slots=True)
-class _Order:
+class BookOrder:
+    """One open or pending order as the book knows it (``OrderBook.orders`` by id)."""
+
     symbol: str
     type: str
     volume: float
@@ -76,7 +78,7 @@ class OrderBook:
 
     def __init__(self, account_id: str) -> None:
         self.account_id = account_id
-        self.orders: dict[str, _Order] = {}
+        self.orders: dict[str, BookOrder] = {}
         self._finished: OrderedDict[str, None] = OrderedDict()
         self.figures: AccountUpdateData | None = None
         self.status: AccountStatusData | None = None
@@ -113,13 +115,13 @@ class OrderBook:
             effects = later.get(p.id, set())
             if OrderOpened in effects:
                 continue
-            order = _Order(p.symbol, p.type, p.volume, p.open_price, p.sl, p.tp, True)
+            order = BookOrder(p.symbol, p.type, p.volume, p.open_price, p.sl, p.tp, True)
             self.orders[p.id] = _before(order, effects)
         for o in snapshot.pending:
             effects = later.get(o.id, set())
             if OrderOpened in effects:
                 continue
-            order = _Order(o.symbol, o.type, o.volume, o.price, o.sl, o.tp, False)
+            order = BookOrder(o.symbol, o.type, o.volume, o.price, o.sl, o.tp, False)
             self.orders[o.id] = _before(order, effects)
         self.status = snapshot.status
         self.advance(snapshot.history, held)
@@ -145,7 +147,9 @@ class OrderBook:
                 if d.id in self.orders or d.id in self._finished:
                     return False
                 filled = d.type in MARKET_ORDER_TYPES
-                self.orders[d.id] = _Order(d.symbol, d.type, d.volume, d.price, d.sl, d.tp, filled)
+                self.orders[d.id] = BookOrder(
+                    d.symbol, d.type, d.volume, d.price, d.sl, d.tp, filled
+                )
                 return True
             case OrderFilled(data=d):
                 order = self.orders.get(d.id)
@@ -204,7 +208,7 @@ def held_effects(held: Sequence[Any]) -> dict[str, set[type]]:
     return effects
 
 
-def _before(order: _Order, effects: set[type]) -> _Order:
+def _before(order: BookOrder, effects: set[type]) -> BookOrder:
     # The state an order had before held live events changed it.
     if OrderFilled in effects:
         order.filled = False

@@ -17,7 +17,7 @@ import msgspec
 
 from .._core.codec import decode_reply as decode_body
 from .._core.events import AccountStatusData, AccountUpdateData
-from .._core.recovery import OrderBook, _Order
+from .._core.recovery import BookOrder, OrderBook
 
 __all__ = ["BookState", "OrderState", "book_from_state", "decode_state", "state_from_book"]
 
@@ -79,7 +79,7 @@ def _finite(value: float | None) -> float | None:
 def book_from_state(state: BookState) -> OrderBook:
     book = OrderBook(state.account)
     for order_id, o in state.orders.items():
-        book.orders[order_id] = _Order(o.symbol, o.type, o.volume, o.price, o.sl, o.tp, o.filled)
+        book.orders[order_id] = BookOrder(o.symbol, o.type, o.volume, o.price, o.sl, o.tp, o.filled)
     book.restore_finished(state.finished)
     book.figures = state.figures
     book.status = state.status
