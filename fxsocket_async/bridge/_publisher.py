@@ -79,6 +79,7 @@ class Publisher:
         self._ack_interval = ack_interval
         self._seq: dict[tuple[str, str], int] = {}
         self._acked_at: dict[tuple[str, str], float] = {}
+        self._quote_counters: dict[str, tuple[Any, Any]] = {}
         self._latest: dict[tuple[str, str], Quote] = {}
         self._latest_dirty: set[tuple[str, str]] = set()
         self._latest_wake = asyncio.Event()
@@ -168,9 +169,19 @@ class Publisher:
             self._count_quotes(account, len(chunk))
 
     def _count_quotes(self, account: str, count: int) -> None:
+        # Per message: the account's two counters are looked up once, not per call
+        # (``labels()`` takes a lock and builds a key each time).
+        counters = self._quote_counters.get(account)
+        if counters is None:
+            metrics = self._metrics
+            counters = (
+                metrics.quotes_published.labels(account),
+                metrics.quote_messages.labels(account),
+            )
+            self._quote_counters[account] = counters
         self.quotes_published += count
-        self._metrics.quotes_published.labels(account).inc(count)
-        self._metrics.quote_messages.labels(account).inc()
+        counters[0].inc(count)
+        counters[1].inc()
 
     async def _publish_async(
         self, subject: str, body: bytes, headers: dict[str, str], kind: str,
