@@ -414,3 +414,60 @@ async def test_event_overflow_ends_that_consumer_alone() -> None:
     fast.push(11)
     assert await fast.get() == 11
     assert fast.stats().dropped == 0
+
+
+# ------------------------------------------------------------ iterate(): what ``async for`` runs
+
+
+@pytest.mark.parametrize("make", [lambda: QuoteQueue(64), LatestQuotes], ids=["all", "conflate"])
+async def test_breaking_out_of_iterate_and_iterating_again_loses_no_quote(make: Any) -> None:
+    tape, buffer = Tape(), make()
+    pushed = tape.push(buffer, *[f"S{i}" for i in range(10)])
+    read: list[Quote] = []
+    with anyio.fail_after(WAIT):
+        for _ in range(5):  # five loops, two quotes each, each left by break
+            async for quote in buffer.iterate():
+                read.append(quote)
+                if len(read) % 2 == 0:
+                    break
+    assert read == pushed
+    assert buffer.depth == 0
+    assert buffer.stats().delivered == 10
+
+
+@pytest.mark.parametrize("make", [lambda: QuoteQueue(64), LatestQuotes], ids=["all", "conflate"])
+async def test_iterate_waits_for_a_push_and_ends_at_close(make: Any) -> None:
+    tape, buffer = Tape(), make()
+    read: list[Quote] = []
+
+    async def consume() -> None:
+        async for quote in buffer.iterate():
+            read.append(quote)
+
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            await anyio.wait_all_tasks_blocked()
+            first = tape.push(buffer, "EURUSD")
+            await anyio.wait_all_tasks_blocked()
+            assert read == first
+            rest = tape.push(buffer, "GBPUSD", "USDJPY")
+            buffer.close()  # what is buffered is still read, then the loop ends
+    assert read == first + rest
+
+
+async def test_iterate_raises_the_failure_with_quotes_waiting() -> None:
+    tape, buffer = Tape(), QuoteQueue(8)
+    tape.push(buffer, "EURUSD")
+    error = FxSocketError("the stream is gone")
+    buffer.fail(error)
+    read: list[Quote] = []
+
+    async def consume() -> None:
+        async for quote in buffer.iterate():
+            read.append(quote)
+
+    with anyio.fail_after(WAIT), pytest.raises(FxSocketError) as caught:
+        await consume()
+    assert caught.value is error
+    assert read == []  # nothing read past the failure

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import AsyncIterator
 from typing import Any, Final, Generic, Literal, TypeAlias, TypeVar
 
 from .._core.models import Quote
@@ -100,6 +101,15 @@ class _Buffer(Generic[T]):
         if self._error is not None:
             raise self._error
 
+    async def _more(self) -> bool:
+        """For an iterating generator: wait as ``_wait`` does, and say whether the
+        iteration is over (a generator may not let ``StopAsyncIteration`` out)."""
+        try:
+            await self._wait()
+        except StopAsyncIteration:
+            return True
+        return False
+
     @property
     def depth(self) -> int:
         return len(self._items)
@@ -151,9 +161,6 @@ class LatestQuotes(_Buffer[str]):
     def push(self, quote: Quote) -> None:
         self.push_many([quote])
 
-    def __aiter__(self) -> LatestQuotes:
-        return self
-
     async def get(self) -> Quote:
         items = self._items
         if items and self._error is None:  # the hot path: a quote is waiting
@@ -164,7 +171,16 @@ class LatestQuotes(_Buffer[str]):
             raise self._error
         return self._latest.pop(self._items.popleft())
 
-    __anext__ = get  # ``async for`` over a subscription iterates its buffer directly
+    async def iterate(self) -> AsyncIterator[Quote]:
+        """What ``async for`` over the subscription runs: ``get()`` in a loop, in one
+        generator frame that is resumed per quote rather than a coroutine made per quote.
+        A quote leaves the buffer only as it is yielded, so breaking out loses none."""
+        items, latest = self._items, self._latest
+        while True:
+            if items and self._error is None:
+                yield latest.pop(items.popleft())
+            elif await self._more():
+                return
 
     async def get_batch(self) -> list[Quote]:
         """The newest quote of every symbol waiting, in line (at least one)."""
@@ -230,9 +246,6 @@ class QuoteQueue(_Buffer[Quote]):
         if self._waiter is not None:
             self._wake()
 
-    def __aiter__(self) -> QuoteQueue:
-        return self
-
     async def get(self) -> Quote:
         items = self._items
         if items and self._error is None:  # the hot path: a quote is waiting, in order
@@ -243,7 +256,15 @@ class QuoteQueue(_Buffer[Quote]):
             raise self._error
         return self._items.popleft()
 
-    __anext__ = get  # ``async for`` over a subscription iterates its buffer directly
+    async def iterate(self) -> AsyncIterator[Quote]:
+        """What ``async for`` over the subscription runs (see ``LatestQuotes.iterate``)."""
+        items = self._items
+        pop = items.popleft
+        while True:
+            if items and self._error is None:
+                yield pop()
+            elif await self._more():
+                return
 
     async def get_batch(self) -> list[Quote]:
         """Everything waiting, oldest first (at least one quote)."""

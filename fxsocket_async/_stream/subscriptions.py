@@ -8,7 +8,7 @@ the last local consumer. Nothing runs in the background per subscription.
 from __future__ import annotations
 
 import abc
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeAlias, TypeVar
 
@@ -54,10 +54,10 @@ class QuoteIteration:
     _buffer: QuoteBuffer
     _state: str
 
-    def __aiter__(self) -> QuoteBuffer:
-        """Iterate the buffer itself: no wrapper runs per quote."""
+    def __aiter__(self) -> AsyncIterator[Quote]:
+        """The buffer's own generator: no wrapper runs per quote."""
         check_open(self._state)
-        return self._buffer
+        return self._buffer.iterate()
 
     def __anext__(self) -> Awaitable[Quote]:
         """The next quote. Raises ``ConsumerOverflowError`` (mode ``all``) or the
