@@ -4,16 +4,16 @@ Only imported when that transport is chosen, so the package imports without
 picows. picows parses frames in C and calls ``_Listener.on_ws_frame`` for each
 one, synchronously, while it reads the socket; the listener only parks them
 (text payloads as ``bytes``, pings, a count of pongs) and wakes the reader
-task. The reader hands the parked frames to the protocol as one batch, at
-most ``protocol.quotes.flush_every`` frames, then yields so that the
-consumers it woke run before the next batch: the same batches the aiohttp
-reader makes.
+task. The reader hands the parked frames to the protocol in batches of at
+most ``protocol.quotes.flush_every`` frames, yielding after each so that the
+consumers it woke run before the next: the same batches the aiohttp reader
+makes.
 
 Memory stays bounded: when more than ``_HIGH_FRAMES`` frames or
-``_HIGH_BYTES`` bytes are parked (the loop is too busy for the reader to keep
-up), the listener pauses reading on the socket, and the reader resumes it
-once the backlog is down to a quarter. While paused the kernel's buffer fills
-and the server sees a slow client (a terminal socket then reports its drops,
+``_HIGH_BYTES`` bytes wait (the loop is too busy for the reader to keep up),
+the reader pauses reading on the socket, and resumes it once the backlog is
+down to a quarter (``_Backlog``). While paused the kernel's buffer fills and
+the server sees a slow client (a terminal socket then reports its drops,
 which the stream counts).
 
 Differences from aiohttp, on purpose: a redirect answering the handshake is
@@ -29,6 +29,7 @@ import asyncio
 import builtins
 import logging
 import ssl
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -149,21 +150,17 @@ class _Listener(picows.WSListener):
     # not specialise instance-dict attribute access, and the per-frame callback touches
     # several attributes. Measured: the callback's attribute work ~370 ns -> ~190 ns.
     __slots__ = (
-        "_parts", "_parts_size", "_parts_text", "close_code", "ended", "frames", "held",
-        "parked", "paused", "pings", "pongs", "waiter",
+        "_parts", "_parts_size", "_parts_text", "close_code", "ended", "frames", "pings",
+        "pongs", "waiter",
     )  # fmt: skip
 
     def __init__(self) -> None:
         self.frames: list[bytes] = []
-        # Frames the reader has taken and not yet handed on: they count in the backlog.
-        self.held = 0
-        self.parked = 0  # bytes in ``frames`` and the ``held`` frames
         self.pings: list[bytes] = []
         self.pongs = 0
         self.ended = False
         self.close_code: int | None = None
         self.waiter: asyncio.Future[None] | None = None
-        self.paused: asyncio.Transport | None = None
         # A fragmented message being put together: its parts, and whether it is text.
         self._parts: list[bytes] | None = None
         self._parts_size = 0
@@ -177,44 +174,14 @@ class _Listener(picows.WSListener):
                 waiter.set_result(None)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        # Per frame: park it. Per read (its last frame): wake the reader, bound the backlog.
+        # Per frame: park it and wake the reader (only the first frame finds it waiting).
+        # The reader counts and bounds the backlog: here each attribute costs per frame.
         if frame.msg_type is _TEXT and frame.fin and self._parts is None:
-            payload = frame.get_payload_as_bytes()
-            self.frames.append(payload)
-            self.parked += len(payload)
-            if frame.last_in_buffer:
-                self._settle(transport)
+            self.frames.append(frame.get_payload_as_bytes())
         else:
             self._unusual(transport, frame, frame.msg_type)
-            self._settle(transport)
-
-    def _settle(self, transport: WSTransport) -> None:
         if self.waiter is not None:
             self.wake()
-        if self.paused is None and (
-            len(self.frames) + self.held > _HIGH_FRAMES or self.parked > _HIGH_BYTES
-        ):
-            self.paused = transport.underlying_transport
-            self.paused.pause_reading()
-
-    def take(self) -> list[bytes]:
-        """Every parked frame, oldest first; they count as ``held`` until handed on."""
-        frames, self.frames = self.frames, []
-        self.held += len(frames)
-        return frames
-
-    def handed_on(self, batch: list[bytes]) -> None:
-        """``batch`` (taken before) has reached the protocol; read on once the backlog is down."""
-        self.held -= len(batch)
-        self.parked -= sum(map(len, batch))
-        if (
-            self.paused is not None
-            and len(self.frames) + self.held <= _HIGH_FRAMES // 4
-            and self.parked <= _HIGH_BYTES // 4
-        ):
-            paused, self.paused = self.paused, None
-            if not paused.is_closing():
-                paused.resume_reading()
 
     def _unusual(self, transport: WSTransport, frame: WSFrame, kind: WSMsgType) -> None:
         if kind is _PING:
@@ -253,9 +220,7 @@ class _Listener(picows.WSListener):
         if frame.fin:
             parts, self._parts = self._parts, None
             if self._parts_text:
-                message = b"".join(parts)
-                self.frames.append(message)
-                self.parked += len(message)
+                self.frames.append(b"".join(parts))
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.ended = True
@@ -266,6 +231,66 @@ def _new_listener(
     request: picows.WSUpgradeRequest, response: picows.WSUpgradeResponse
 ) -> _Listener:
     return _Listener()
+
+
+class _Backlog:
+    """Frames the reader has taken from the listener and not yet handed on, oldest first,
+    and the socket's flow control: above either high mark reading pauses, and it resumes
+    once the backlog is down to a quarter of both.
+
+    The reader takes the listener's frames at each of its steps, and the loop runs a
+    step of the woken reader before the socket's next read: the backlog passes a high
+    mark by one read at most. Batches are cut from the taken lists by index (cutting
+    each off the front of one list moved the rest of a backlog of thousands each time).
+    """
+
+    __slots__ = ("_chunks", "_paused", "_socket", "_start", "frames", "size")
+
+    def __init__(self, socket: asyncio.Transport) -> None:
+        self._socket = socket
+        self._chunks: deque[list[bytes]] = deque()
+        self._start = 0  # into the first chunk
+        self._paused = False
+        self.frames = 0
+        self.size = 0  # bytes
+
+    def add(self, frames: list[bytes]) -> None:
+        self._chunks.append(frames)
+        self.frames += len(frames)
+        self.size += sum(map(len, frames))
+        if not self._paused and (self.frames > _HIGH_FRAMES or self.size > _HIGH_BYTES):
+            self._paused = True
+            self._socket.pause_reading()
+
+    def batch(self, most: int) -> list[bytes]:
+        """The oldest ``most`` frames at most (none when the backlog is empty)."""
+        if not self._chunks:
+            return []
+        chunk, start = self._chunks[0], self._start
+        if start == 0 and len(chunk) <= most:
+            self._chunks.popleft()
+            return chunk
+        batch = chunk[start : start + most]
+        self._start += len(batch)
+        if self._start == len(chunk):
+            self._chunks.popleft()
+            self._start = 0
+        return batch
+
+    def rest(self) -> list[bytes]:
+        """Every frame not handed on yet, which leaves the backlog empty."""
+        rest = [frame for chunk in self._chunks for frame in chunk][self._start :]
+        self._chunks.clear()
+        self._start = 0
+        return rest
+
+    def handed_on(self, frames: int, size: int) -> None:
+        self.frames -= frames
+        self.size -= size
+        if self._paused and self.frames <= _HIGH_FRAMES // 4 and self.size <= _HIGH_BYTES // 4:
+            self._paused = False
+            if not self._socket.is_closing():
+                self._socket.resume_reading()
 
 
 class PicowsSocket:
@@ -294,17 +319,15 @@ class PicowsSocket:
     ) -> None:
         """Hand every frame to ``protocol`` until the socket ends."""
         listener = self._listener
+        backlog = _Backlog(self._transport.underlying_transport)
         counters = protocol.counters
         receive, take_actions = protocol.receive_frames, protocol.take_actions
         loop = asyncio.get_running_loop()
-        # Taken whole and walked by index: cutting each batch off the front of the
-        # list moved the rest of a backlog of thousands once per batch.
-        pending: list[bytes] = []
-        start = 0
 
         def hand_on(batch: list[bytes]) -> None:
-            listener.handed_on(batch)
+            before = counters.bytes  # the protocol sums the sizes: not summed twice
             receive(batch, wall())
+            backlog.handed_on(len(batch), counters.bytes - before)
             actions = take_actions()
             if actions:
                 execute(actions)
@@ -318,17 +341,13 @@ class PicowsSocket:
                     for payload in listener.pings:
                         answer_ping(payload)
                     listener.pings.clear()
-                if start == len(pending) and listener.frames:
-                    pending, start = listener.take(), 0
-                if start < len(pending):
-                    every = protocol.quotes.flush_every
-                    if start == 0 and len(pending) <= every:
-                        batch, start = pending, len(pending)
-                    else:
-                        batch = pending[start : start + every]
-                        start += len(batch)
+                if listener.frames:
+                    frames, listener.frames = listener.frames, []
+                    backlog.add(frames)
+                batch = backlog.batch(protocol.quotes.flush_every)
+                if batch:
                     hand_on(batch)
-                    if start < len(pending) or listener.frames:
+                    if backlog.frames or listener.frames:
                         await asyncio.sleep(0)  # the consumers it woke run first
                     continue
                 if listener.ended:
@@ -338,7 +357,9 @@ class PicowsSocket:
         finally:
             listener.waiter = None
             # Cancelled (a dead socket): what did arrive still counts.
-            rest = pending[start:] + listener.take()
+            frames, listener.frames = listener.frames, []
+            backlog.add(frames)
+            rest = backlog.rest()
             if rest:
                 hand_on(rest)
 

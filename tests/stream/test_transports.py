@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -327,16 +327,20 @@ async def test_a_message_over_16_mb_ends_the_socket_and_it_reconnects(
 
 
 class RecordingProtocol(StreamProtocol):
-    """The real protocol, noting the size of every batch it is handed."""
+    """The real protocol, noting the size of every batch it is handed and whether
+    the socket was reading then."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, reading: Callable[[], bool]) -> None:
         super().__init__(
             ReferenceStream(url, "full-key"), ping_interval=60, dead_after=60, quote_silence=None
         )
         self.batches: list[int] = []
+        self.reading: list[bool] = []
+        self._is_reading = reading
 
     def receive_frames(self, frames: list[Any], wall: datetime) -> None:
         self.batches.append(len(frames))
+        self.reading.append(self._is_reading())
         super().receive_frames(frames, wall)
 
 
@@ -355,8 +359,7 @@ async def test_a_picows_backlog_pauses_reading_and_drains_in_batches() -> None:
             socket = transport.underlying_transport
             for _ in range(flood):
                 listener.on_ws_frame(transport, pong)
-            assert not socket.is_reading()  # paused: the backlog is bounded
-            protocol = RecordingProtocol(server.url)
+            protocol = RecordingProtocol(server.url, socket.is_reading)
             protocol.connection_made(datetime.now(UTC), 0.0)
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(
@@ -367,3 +370,9 @@ async def test_a_picows_backlog_pauses_reading_and_drains_in_batches() -> None:
                 await sock.close()  # the reader returns once the socket has ended
     assert sum(protocol.batches) == flood
     assert max(protocol.batches) <= protocol.quotes.flush_every
+    # Paused from the reader's first look at the backlog until a quarter of it was left.
+    every = protocol.quotes.flush_every
+    still_paused = -(-(flood - ws_picows._HIGH_FRAMES // 4) // every)  # batches, rounded up
+    assert protocol.reading == [False] * still_paused + [True] * (
+        len(protocol.batches) - still_paused
+    )
