@@ -255,6 +255,8 @@ class _Backlog:
         self.size = 0  # bytes
 
     def add(self, frames: list[bytes]) -> None:
+        if not frames:
+            return  # an empty chunk would read as an empty backlog in ``batch``
         self._chunks.append(frames)
         self.frames += len(frames)
         self.size += sum(map(len, frames))
