@@ -376,3 +376,29 @@ async def test_a_picows_backlog_pauses_reading_and_drains_in_batches() -> None:
     assert protocol.reading == [False] * still_paused + [True] * (
         len(protocol.batches) - still_paused
     )
+
+
+@pytest.mark.anyio
+@pytest.mark.transports("picows")
+async def test_the_picows_backlog_keeps_order_across_taken_chunks() -> None:
+    with anyio.fail_after(WAIT):
+        async with rogue_ws() as server:
+            endpoint = StreamEndpoint(server.url, {}, server.url)
+            sock = await ws_picows.PicowsTransport(None).open(endpoint, scope="key", timeout=WAIT)
+            backlog = ws_picows._Backlog(sock._transport.underlying_transport)
+            backlog.add([b"a", b"bb", b"ccc"])
+            backlog.add([])  # nothing taken: no chunk
+            backlog.add([b"d"])
+            assert (backlog.frames, backlog.size) == (4, 7)
+            assert [backlog.batch(2), backlog.batch(2), backlog.batch(2)] == [
+                [b"a", b"bb"],
+                [b"ccc"],  # a batch never spans two taken chunks
+                [b"d"],
+            ]
+            assert backlog.batch(2) == []
+            backlog.add([b"e", b"f", b"g"])
+            assert backlog.batch(1) == [b"e"]
+            backlog.add([b"h"])
+            assert backlog.rest() == [b"f", b"g", b"h"]  # what a cancelled reader hands on
+            assert backlog.batch(1) == []
+            await sock.close()
