@@ -214,6 +214,16 @@ def check_page_size(limit: int, maximum: int = HISTORY_MAX_LIMIT) -> int:
     return limit
 
 
+def check_history_query(
+    start: datetime | None, end: datetime | None, limit: int, order_type: str | None
+) -> str | None:
+    """The checks of every read of closed trades (a page of ``limit``, or all of them in
+    pages of it); returns the order type in canonical upper case."""
+    check_range(start, end)
+    check_page_size(limit)
+    return None if order_type is None else check_order_type(order_type)
+
+
 def check_offset(offset: int) -> int:
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         raise _refuse("invalid_offset", f"offset must be a whole number >= 0, not {offset!r}")

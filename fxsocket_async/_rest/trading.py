@@ -28,11 +28,11 @@ from .._core.models import (
 from .._core.validation import (
     Remove,
     as_wire_time,
+    check_history_query,
     check_idempotency_key,
     check_modify,
     check_offset,
     check_order,
-    check_order_type,
     check_page_size,
     check_positive,
     check_range,
@@ -408,10 +408,8 @@ class AccountClient(MarketResource):
         Raises ``ValidationError`` (before sending) for bad arguments, or another
         ``FxSocketError`` from the server.
         """
-        check_range(start, end)
-        check_page_size(limit)
+        order_type = check_history_query(start, end, limit, type)
         check_offset(offset)
-        order_type = None if type is None else check_order_type(type)
         return await self._history_page(offset, limit, start, end, symbol, order_type)
 
     def history(
@@ -431,9 +429,7 @@ class AccountClient(MarketResource):
         Iterating raises ``ValidationError`` for bad arguments, or another
         ``FxSocketError`` from the server.
         """
-        check_range(start, end)
-        check_page_size(page_size)
-        order_type = None if type is None else check_order_type(type)
+        order_type = check_history_query(start, end, page_size, type)
         return HistoryIterator(
             self,
             start=start,

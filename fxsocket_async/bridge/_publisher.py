@@ -163,8 +163,7 @@ class Publisher:
             try:
                 await self._nc.publish(subject, body, headers=headers)
             except (TimeoutError, NatsError):
-                self._metrics.publish_errors.labels("quotes").inc()
-                self._metrics.quotes_dropped.labels(account).inc(len(chunk))
+                self._failed("quotes", account, len(chunk))
                 continue
             self._count_quotes(account, len(chunk))
 
@@ -194,9 +193,7 @@ class Publisher:
         try:
             future = await self._js.publish_async(subject, body, wait_stall=stall, headers=headers)
         except (TimeoutError, NatsError):
-            self._metrics.publish_errors.labels(kind).inc()
-            if count:
-                self._metrics.quotes_dropped.labels(account).inc(count)
+            self._failed(kind, account, count)
             return
         if count:
             self._count_quotes(account, count)
@@ -204,6 +201,12 @@ class Publisher:
         # stream captures gets no reply at all (not even "no responders").
         expiry = asyncio.get_running_loop().call_later(self._publish_timeout, future.cancel)
         future.add_done_callback(lambda f: self._acked(f, kind, expiry))
+
+    def _failed(self, kind: str, account: str, quotes: int) -> None:
+        """A publish NATS did not take: counted, and its ``quotes`` (if any) dropped."""
+        self._metrics.publish_errors.labels(kind).inc()
+        if quotes:
+            self._metrics.quotes_dropped.labels(account).inc(quotes)
 
     def _acked(self, future: asyncio.Future[Any], kind: str, expiry: asyncio.TimerHandle) -> None:
         expiry.cancel()

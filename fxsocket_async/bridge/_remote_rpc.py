@@ -36,6 +36,7 @@ from .._core.market import (
 )
 from .._core.models import (
     CANDLES_MAX_LIMIT,
+    HISTORY_DEFAULT_LIMIT,
     Account,
     AccountSummary,
     Candle,
@@ -51,6 +52,7 @@ from .._core.validation import (
     REMOVE,
     Remove,
     check_account_id,
+    check_history_query,
     check_idempotency_key,
     check_modify,
     check_offset,
@@ -361,7 +363,7 @@ class RemoteAccount(_Remote):
     async def history_page(
         self,
         offset: int = 0,
-        limit: int = 100,
+        limit: int = HISTORY_DEFAULT_LIMIT,
         *,
         start: datetime | None = None,
         end: datetime | None = None,
@@ -372,10 +374,8 @@ class RemoteAccount(_Remote):
 
         Raises ``ValidationError`` (before sending), or another ``FxSocketError``.
         """
-        check_range(start, end)
-        check_page_size(limit)
+        order_type = check_history_query(start, end, limit, type)
         check_offset(offset)
-        order_type = None if type is None else check_order_type(type)
         kwargs = _given(start=start, end=end, symbol=symbol, type=order_type)
         result: HistoryPage = await self._call("history_page", offset, limit, **kwargs)
         return result
