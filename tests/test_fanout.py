@@ -456,6 +456,23 @@ async def test_iterate_waits_for_a_push_and_ends_at_close(make: Any) -> None:
     assert read == first + rest
 
 
+@pytest.mark.parametrize("make", [lambda: QuoteQueue(64), LatestQuotes], ids=["all", "conflate"])
+async def test_a_failure_between_two_quotes_ends_iterate_at_the_next(make: Any) -> None:
+    tape, buffer = Tape(), make()
+    pushed = tape.push(buffer, "EURUSD", "GBPUSD", "USDJPY")
+    error = FxSocketError("the stream is gone")
+    quotes = buffer.iterate()
+    with anyio.fail_after(WAIT):
+        assert await anext(quotes) == pushed[0]
+        buffer.fail(error)  # while the generator waits at its yield, two quotes behind it
+        with pytest.raises(FxSocketError) as caught:
+            await anext(quotes)
+    assert caught.value is error
+    # The two not read are still waiting, and counted so.
+    assert buffer.depth == 2
+    assert buffer.stats().delivered == 1
+
+
 async def test_iterate_raises_the_failure_with_quotes_waiting() -> None:
     tape, buffer = Tape(), QuoteQueue(8)
     tape.push(buffer, "EURUSD")

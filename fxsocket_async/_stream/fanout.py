@@ -79,6 +79,12 @@ class _Buffer(Generic[T]):
         """End this consumer with ``error`` (raised at its next read)."""
         if self._error is None and not self.closed:
             self._error = error
+            # An ``iterate`` generator pops from the deque it holds without looking at
+            # ``_error`` per item: emptying that deque (its items move to a new one, still
+            # counted in ``depth``) sends it to ``_more``, which raises ``error``.
+            items = self._items
+            self._items = items.copy()
+            items.clear()
         self._wake()
 
     def close(self) -> None:
@@ -175,11 +181,14 @@ class LatestQuotes(_Buffer[str]):
         """What ``async for`` over the subscription runs: ``get()`` in a loop, in one
         generator frame that is resumed per quote rather than a coroutine made per quote.
         A quote leaves the buffer only as it is yielded, so breaking out loses none."""
-        items, latest = self._items, self._latest
+        latest = self._latest
         while True:
-            if items and self._error is None:
-                yield latest.pop(items.popleft())
-            elif await self._more():
+            if self._error is None:
+                items = self._items  # ``fail`` empties it: see there
+                pop = items.popleft
+                while items:
+                    yield latest.pop(pop())
+            if await self._more():
                 return
 
     async def get_batch(self) -> list[Quote]:
@@ -258,12 +267,13 @@ class QuoteQueue(_Buffer[Quote]):
 
     async def iterate(self) -> AsyncIterator[Quote]:
         """What ``async for`` over the subscription runs (see ``LatestQuotes.iterate``)."""
-        items = self._items
-        pop = items.popleft
         while True:
-            if items and self._error is None:
-                yield pop()
-            elif await self._more():
+            if self._error is None:
+                items = self._items  # ``fail`` empties it: see there
+                pop = items.popleft
+                while items:
+                    yield pop()
+            if await self._more():
                 return
 
     async def get_batch(self) -> list[Quote]:
