@@ -323,8 +323,10 @@ class StreamDialect(Protocol):
     Hot-path contract: ``decode`` turns a frame into a Struct (raising
     ``msgspec.DecodeError`` when it cannot); a frame of type ``quote_type``
     is a quote, with attributes ``data`` (a ``Quote``) and ``account_id``
-    (``""`` when the socket's account is implied). Every other decoded frame
-    goes through ``interpret``.
+    (``""`` when the socket's account is implied). ``decode_quote`` decodes a
+    quote frame alone, to the same ``quote_type`` value ``decode`` gives, and
+    raises ``msgspec.DecodeError`` for any other frame. Every other decoded
+    frame goes through ``interpret``.
     """
 
     @property
@@ -350,6 +352,9 @@ class StreamDialect(Protocol):
 
     @property
     def decode(self) -> Callable[..., Any]: ...
+
+    @property
+    def decode_quote(self) -> Callable[..., Any]: ...
 
     def endpoint(self, account_id: str | None) -> StreamEndpoint:
         """The socket that carries ``account_id`` (``None`` for a per-key socket)."""

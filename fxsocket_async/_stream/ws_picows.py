@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Final
 import picows
 from picows import WSCloseCode, WSFrame, WSMsgType, WSTransport
 
+from .._core.counters import size_of
 from .._exceptions import ConnectionFailedError, FxSocketError, TimeoutError
 from .transport import MAX_MESSAGE, Execute, refused, unreachable
 
@@ -235,56 +236,67 @@ def _new_listener(
 
 class _Backlog:
     """Frames the reader has taken from the listener and not yet handed on, oldest first,
-    and the socket's flow control: above either high mark reading pauses, and it resumes
-    once the backlog is down to a quarter of both.
+    in batches with their sizes, and the socket's flow control: above either high mark
+    reading pauses, and it resumes once the backlog is down to a quarter of both.
 
     The reader takes the listener's frames at each of its steps, and the loop runs a
     step of the woken reader before the socket's next read: the backlog passes a high
-    mark by one read at most. Batches are cut from the taken lists by index (cutting
-    each off the front of one list moved the rest of a backlog of thousands each time).
+    mark by one read at most. A taken list is cut into batches once, as it is taken,
+    and each batch's size is counted then, once: the protocol is handed that count
+    rather than summing the batch again.
     """
 
-    __slots__ = ("_chunks", "_paused", "_socket", "_start", "frames", "size")
+    __slots__ = ("_batches", "_paused", "_socket", "frames", "size")
 
     def __init__(self, socket: asyncio.Transport) -> None:
         self._socket = socket
-        self._chunks: deque[list[bytes]] = deque()
-        self._start = 0  # into the first chunk
+        self._batches: deque[tuple[list[bytes], int]] = deque()
         self._paused = False
         self.frames = 0
         self.size = 0  # bytes
 
-    def add(self, frames: list[bytes]) -> None:
+    def add(self, frames: list[bytes], most: int) -> None:
+        """Take ``frames``, in batches of at most ``most``."""
         if not frames:
-            return  # an empty chunk would read as an empty backlog in ``batch``
-        self._chunks.append(frames)
-        self.frames += len(frames)
-        self.size += sum(map(len, frames))
+            return  # an empty batch would read as an empty backlog in ``batch``
+        batches = self._batches
+        count = len(frames)
+        if count <= most:
+            size = size_of(frames)
+            batches.append((frames, size))
+        else:
+            size = 0
+            for start in range(0, count, most):
+                part = frames[start : start + most]
+                part_size = size_of(part)
+                batches.append((part, part_size))
+                size += part_size
+        self.frames += count
+        self.size += size
         if not self._paused and (self.frames > _HIGH_FRAMES or self.size > _HIGH_BYTES):
             self._paused = True
             self._socket.pause_reading()
 
-    def batch(self, most: int) -> list[bytes]:
-        """The oldest ``most`` frames at most (none when the backlog is empty)."""
-        if not self._chunks:
-            return []
-        chunk, start = self._chunks[0], self._start
-        if start == 0 and len(chunk) <= most:
-            self._chunks.popleft()
-            return chunk
-        batch = chunk[start : start + most]
-        self._start += len(batch)
-        if self._start == len(chunk):
-            self._chunks.popleft()
-            self._start = 0
-        return batch
+    def batch(self, most: int) -> tuple[list[bytes], int]:
+        """The oldest ``most`` frames at most and their bytes (``([], 0)``: none wait)."""
+        if not self._batches:
+            return [], 0
+        frames, size = self._batches[0]
+        if len(frames) <= most:
+            self._batches.popleft()
+            return frames, size
+        # Batches shrank since this one was cut (a consumer with a smaller buffer came).
+        head, tail = frames[:most], frames[most:]
+        head_size = size_of(head)
+        self._batches[0] = (tail, size - head_size)
+        return head, head_size
 
-    def rest(self) -> list[bytes]:
-        """Every frame not handed on yet, which leaves the backlog empty."""
-        rest = [frame for chunk in self._chunks for frame in chunk][self._start :]
-        self._chunks.clear()
-        self._start = 0
-        return rest
+    def rest(self) -> tuple[list[bytes], int]:
+        """Every frame not handed on yet and their bytes, which leaves the backlog empty."""
+        rest = [frame for frames, _ in self._batches for frame in frames]
+        size = sum(size for _, size in self._batches)
+        self._batches.clear()
+        return rest, size
 
     def handed_on(self, frames: int, size: int) -> None:
         self.frames -= frames
@@ -323,13 +335,13 @@ class PicowsSocket:
         listener = self._listener
         backlog = _Backlog(self._transport.underlying_transport)
         counters = protocol.counters
+        routes = protocol.quotes
         receive, take_actions = protocol.receive_frames, protocol.take_actions
         loop = asyncio.get_running_loop()
 
-        def hand_on(batch: list[bytes]) -> None:
-            before = counters.bytes  # the protocol sums the sizes: not summed twice
-            receive(batch, wall())
-            backlog.handed_on(len(batch), counters.bytes - before)
+        def hand_on(batch: list[bytes], size: int) -> None:
+            receive(batch, wall(), size)
+            backlog.handed_on(len(batch), size)
             actions = take_actions()
             if actions:
                 execute(actions)
@@ -345,10 +357,10 @@ class PicowsSocket:
                     listener.pings.clear()
                 if listener.frames:
                     frames, listener.frames = listener.frames, []
-                    backlog.add(frames)
-                batch = backlog.batch(protocol.quotes.flush_every)
+                    backlog.add(frames, routes.flush_every)
+                batch, size = backlog.batch(routes.flush_every)
                 if batch:
-                    hand_on(batch)
+                    hand_on(batch, size)
                     if backlog.frames or listener.frames:
                         await asyncio.sleep(0)  # the consumers it woke run first
                     continue
@@ -360,10 +372,10 @@ class PicowsSocket:
             listener.waiter = None
             # Cancelled (a dead socket): what did arrive still counts.
             frames, listener.frames = listener.frames, []
-            backlog.add(frames)
-            rest = backlog.rest()
+            backlog.add(frames, routes.flush_every)
+            rest, size = backlog.rest()
             if rest:
-                hand_on(rest)
+                hand_on(rest, size)
 
     async def send_text(self, frame: bytes) -> None:
         self._check()

@@ -265,6 +265,45 @@ def test_quotes_reach_the_consumers_of_their_account_and_symbol_in_runs() -> Non
     assert p.counters.quote_frames == 6
 
 
+def test_quotes_and_other_frames_of_one_batch_are_handed_on_in_their_order() -> None:
+    p = opened()
+    log: list[Any] = []
+    quotes, events = QuoteSinkRecorder(), EventSinkRecorder()
+    live_events(p, events, last_seq=5)
+    p.add_quotes(ACC, ["EURUSD"], quotes)
+    p.take_actions()
+    quotes.push_many = lambda run: log.append([q.bid for q in run])  # type: ignore[method-assign]
+    events.push = lambda event: log.append(event.seq)  # type: ignore[method-assign]
+    frames = [
+        quote_frame("EURUSD", 1.1),
+        quote_frame("EURUSD", 1.2),
+        opened_frame(6),  # the first frame that is not a quote: a batch's quotes-only
+        quote_frame("EURUSD", 1.3),  # decoding stops here and goes on frame by frame
+        "not json",
+        quote_frame("EURUSD", 1.4),
+        closed_frame(7),
+    ]
+    before = p.counters.frames
+    feed(p, *frames)
+    assert log == [[1.1, 1.2], 6, [1.3, 1.4], 7]
+    assert p.counters.frames - before == 7
+    assert p.counters.quote_frames == 4
+    assert p.counters.decode_errors == 1
+
+
+@pytest.mark.parametrize("kind", [bytes, str])
+def test_the_bytes_counted_are_the_frames_lengths(kind: type) -> None:
+    p = opened()
+    frames = [quote_frame("EURUSD", 1.1), quote_frame("GBPUSD", 1.2), '{"type":"pong"}']
+    batch: list[Any] = [f.encode() if kind is bytes else f for f in frames]
+    p.receive_frames(batch, T0)
+    assert p.counters.bytes == sum(len(f) for f in frames)
+    p.receive_frames([frames[0], frames[1].encode()], T0)  # mixed: counted one by one
+    assert p.counters.bytes == 2 * sum(len(f) for f in frames) - len(frames[2])
+    p.receive_frames([frames[0].encode()], T0, size=1000)  # the reader counted them
+    assert p.counters.bytes == 2 * sum(len(f) for f in frames) - len(frames[2]) + 1000
+
+
 @pytest.mark.parametrize(
     "frame",
     [

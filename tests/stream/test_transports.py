@@ -338,10 +338,10 @@ class RecordingProtocol(StreamProtocol):
         self.reading: list[bool] = []
         self._is_reading = reading
 
-    def receive_frames(self, frames: list[Any], wall: datetime) -> None:
+    def receive_frames(self, frames: list[Any], wall: datetime, size: int | None = None) -> None:
         self.batches.append(len(frames))
         self.reading.append(self._is_reading())
-        super().receive_frames(frames, wall)
+        super().receive_frames(frames, wall, size)
 
 
 @pytest.mark.anyio
@@ -386,19 +386,19 @@ async def test_the_picows_backlog_keeps_order_across_taken_chunks() -> None:
             endpoint = StreamEndpoint(server.url, {}, server.url)
             sock = await ws_picows.PicowsTransport(None).open(endpoint, scope="key", timeout=WAIT)
             backlog = ws_picows._Backlog(sock._transport.underlying_transport)
-            backlog.add([b"a", b"bb", b"ccc"])
-            backlog.add([])  # nothing taken: no chunk
-            backlog.add([b"d"])
+            backlog.add([b"a", b"bb", b"ccc"], 2)
+            backlog.add([], 2)  # nothing taken: no batch
+            backlog.add([b"d"], 2)
             assert (backlog.frames, backlog.size) == (4, 7)
             assert [backlog.batch(2), backlog.batch(2), backlog.batch(2)] == [
-                [b"a", b"bb"],
-                [b"ccc"],  # a batch never spans two taken chunks
-                [b"d"],
+                ([b"a", b"bb"], 3),
+                ([b"ccc"], 3),  # a batch never spans two taken lists
+                ([b"d"], 1),
             ]
-            assert backlog.batch(2) == []
-            backlog.add([b"e", b"f", b"g"])
-            assert backlog.batch(1) == [b"e"]
-            backlog.add([b"h"])
-            assert backlog.rest() == [b"f", b"g", b"h"]  # what a cancelled reader hands on
-            assert backlog.batch(1) == []
+            assert backlog.batch(2) == ([], 0)
+            backlog.add([b"e", b"ff", b"g"], 3)
+            assert backlog.batch(1) == ([b"e"], 1)  # batches shrank: the rest is cut anew
+            backlog.add([b"h"], 3)
+            assert backlog.rest() == ([b"ff", b"g", b"h"], 4)  # what a cancelled reader hands on
+            assert backlog.batch(1) == ([], 0)
             await sock.close()

@@ -32,6 +32,8 @@ __all__ = ["EVENT_DECODER", "ReferenceStream", "decode_event"]
 # calls EVENT_DECODER.decode directly on its hot path and falls back to
 # decode_event only when that raises.
 EVENT_DECODER: Final = msgspec.json.Decoder(ServerEvent)
+#: The quote frame alone, which most frames are: see ``StreamDialect.decode_quote``.
+QUOTE_DECODER: Final = msgspec.json.Decoder(QuoteEvent)
 
 
 def decode_event(frame: bytes | str) -> StreamEvent:
@@ -91,6 +93,7 @@ class ReferenceStream:
     events_carry_seq = True
     quote_type = QuoteEvent
     decode = staticmethod(EVENT_DECODER.decode)
+    decode_quote = staticmethod(QUOTE_DECODER.decode)
     topic_kinds: frozenset[str] = frozenset({"quotes", "events"})
 
     def __init__(self, ws_url: str, api_key: str) -> None:

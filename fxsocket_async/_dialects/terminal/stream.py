@@ -41,6 +41,7 @@ from .wire import (
     FRAME_TYPES,
     OUR_TIMEFRAMES,
     SERVER_FRAME,
+    TICK_FRAME,
     TIMEFRAMES,
     TAccountFrame,
     TBar,
@@ -87,6 +88,7 @@ class TerminalStream:
     events_carry_seq = False
     quote_type = TTick
     decode = staticmethod(SERVER_FRAME.decode)
+    decode_quote = staticmethod(TICK_FRAME.decode)
     topic_kinds: frozenset[str] = frozenset(_TOPICS)
 
     def __init__(self, ws_url: str, api_key: str, account_id: str) -> None:

@@ -18,6 +18,7 @@ from ..._core.models import Quote
 __all__ = [
     "OPERATIONS",
     "SERVER_FRAME",
+    "TICK_FRAME",
     "TIMEFRAMES",
     "ClientMessage",
     "TAccountSummary",
@@ -195,6 +196,8 @@ TermFrame: TypeAlias = (
     | TSubscriptions
 )
 SERVER_FRAME: Final = msgspec.json.Decoder(TermFrame)
+#: The tick frame alone, which most frames are: see ``StreamDialect.decode_quote``.
+TICK_FRAME: Final = msgspec.json.Decoder(TTick)
 FRAME_TYPES: Final = frozenset(cls.__struct_config__.tag for cls in TermFrame.__args__)
 
 
