@@ -170,7 +170,6 @@ class StreamProtocol(Consumers):
         with contextlib.suppress(msgspec.DecodeError, RecursionError):
             quotes.extend(map(self.dialect.decode_quote, frames))
         if quotes:
-            counters.quote_frames += len(quotes)
             self._route_quote_frames(quotes)
         if len(quotes) < len(frames):
             self._receive_each(frames[len(quotes) :], wall)
@@ -193,16 +192,16 @@ class StreamProtocol(Consumers):
                 quotes.append(event)
                 continue
             if quotes:
-                self.counters.quote_frames += len(quotes)
                 self._route_quote_frames(quotes)
                 quotes = []
             self._dispatch(event, wall)
         if quotes:
-            self.counters.quote_frames += len(quotes)
             self._route_quote_frames(quotes)
 
     def _route_quote_frames(self, frames: list[Any]) -> None:
-        """Hand decoded quote frames' quotes on in order, a run per account and symbol."""
+        """Count decoded quote frames and hand their quotes on in order, a run per
+        account and symbol."""
+        self.counters.quote_frames += len(frames)
         first = frames[0]
         symbol, wire = first.data.symbol, first.account_id  # wire: "" when implied
         route, implied = self.quotes.route, self.account_id

@@ -259,20 +259,14 @@ class _Backlog:
         """Take ``frames``, in batches of at most ``most``."""
         if not frames:
             return  # an empty batch would read as an empty backlog in ``batch``
-        batches = self._batches
         count = len(frames)
-        if count <= most:
-            size = size_of(frames)
-            batches.append((frames, size))
-        else:
-            size = 0
-            for start in range(0, count, most):
-                part = frames[start : start + most]
-                part_size = size_of(part)
-                batches.append((part, part_size))
-                size += part_size
+        # The usual take fits one batch: kept as it is, not copied.
+        parts = [frames] if count <= most else [frames[i : i + most] for i in range(0, count, most)]
+        for part in parts:
+            part_size = size_of(part)
+            self._batches.append((part, part_size))
+            self.size += part_size
         self.frames += count
-        self.size += size
         if not self._paused and (self.frames > _HIGH_FRAMES or self.size > _HIGH_BYTES):
             self._paused = True
             self._socket.pause_reading()
