@@ -13,6 +13,7 @@ import builtins
 import inspect
 from collections.abc import Callable
 from datetime import datetime
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
@@ -105,8 +106,8 @@ class AiohttpSocket:
         """Hand every frame to ``protocol`` until the socket ends."""
         receive = self._ws.receive
         pending: list[Any] = []
-        park = pending.append
         schedule = asyncio.get_running_loop().call_soon
+        text = _TEXT
 
         def flush() -> None:
             if pending:
@@ -116,27 +117,29 @@ class AiohttpSocket:
                 if actions:
                     execute(actions)
 
-        every = protocol.quotes.flush_every
         try:
             while True:
-                msg = await receive()
-                if msg.type is not _TEXT:
-                    if msg.type in _ENDED:
-                        return
-                    if msg.type is _PING:
-                        answer_ping(msg.data or b"")
-                    elif msg.type is _PONG:
-                        protocol.counters.pongs += 1
-                    continue  # binary frames are not part of the protocol
-                parked = len(pending)
-                if not parked:
-                    schedule(flush)
-                elif parked >= every:
-                    flush()
-                    await asyncio.sleep(0)
-                    every = protocol.quotes.flush_every
-                    schedule(flush)
-                park(msg.data)
+                # One burst: at most flush_every frames are read before the batch is
+                # flushed and the reader yields. A message's fields are read by index:
+                # a NamedTuple's attributes are descriptors the interpreter does not
+                # specialise, and unpacking one allocates an iterator, once per frame.
+                for _ in repeat(None, protocol.quotes.flush_every):
+                    message = await receive()
+                    kind = message[0]
+                    if kind is not text:
+                        data = message[1]
+                        if kind in _ENDED:
+                            return
+                        if kind is _PING:
+                            answer_ping(data or b"")
+                        elif kind is _PONG:
+                            protocol.counters.pongs += 1
+                        continue  # binary frames are not part of the protocol
+                    if not pending:
+                        schedule(flush)
+                    pending.append(message[1])
+                flush()
+                await asyncio.sleep(0)
         finally:
             flush()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import aiohttp
 import anyio
 import anyio.abc
 import pytest
@@ -34,10 +35,11 @@ from fxsocket_async import (
     Timeouts,
 )
 from fxsocket_async._core.dialect import StreamEndpoint
+from fxsocket_async._core.routing import FLUSH_EVERY
 from fxsocket_async._core.stream import StreamProtocol
 from fxsocket_async._dialects.reference import ReferenceStream
 from fxsocket_async._stream import transport as transport_module
-from fxsocket_async._stream import ws_picows
+from fxsocket_async._stream import ws_aiohttp, ws_picows
 from fxsocket_async.simulator import Simulator
 from fxsocket_async.types import StreamStats
 from tests.helpers.poll import poll
@@ -376,6 +378,31 @@ async def test_a_picows_backlog_pauses_reading_and_drains_in_batches() -> None:
     assert protocol.reading == [False] * still_paused + [True] * (
         len(protocol.batches) - still_paused
     )
+
+
+@pytest.mark.anyio
+async def test_an_aiohttp_burst_is_handed_on_in_batches_of_at_most_flush_every() -> None:
+    # The frames are written at once, so aiohttp reads them ahead of the reader,
+    # which must still cut them into bounded batches, in order.
+    flood = FLUSH_EVERY * 3 + 7
+    frames = [b'{"type":"pong","n":%d}' % i for i in range(flood)]
+    with anyio.fail_after(WAIT):
+        async with rogue_ws() as server, aiohttp.ClientSession() as http:
+            server.script = [(WSMsgType.TEXT, frame, True) for frame in frames]
+            endpoint = StreamEndpoint(server.url, {}, server.url)
+            sock = await ws_aiohttp.AiohttpTransport(http).open(endpoint, scope="key", timeout=WAIT)
+            protocol = RecordingProtocol(server.url, lambda: True)
+            protocol.connection_made(datetime.now(UTC), 0.0)
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(
+                    sock.read, protocol, lambda _: None, lambda: datetime.now(UTC), print
+                )
+                await poll(lambda: protocol.counters.frames == flood, timeout=WAIT, what="all")
+                await sock.close()
+    assert sum(protocol.batches) == flood
+    assert max(protocol.batches) <= protocol.quotes.flush_every == FLUSH_EVERY
+    assert len(protocol.batches) >= -(-flood // FLUSH_EVERY)
+    assert protocol.counters.bytes == sum(map(len, frames))
 
 
 @pytest.mark.anyio
