@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Counters", "size_of"]
+__all__ = ["Counters", "as_lines", "size_of"]
 
 
 def size_of(frames: list[Any]) -> int:
@@ -17,6 +17,16 @@ def size_of(frames: list[Any]) -> int:
         return len((b"" if type(frames[0]) is bytes else "").join(frames))
     except TypeError:  # a batch of mixed or other types
         return sum(map(len, frames))
+
+
+def as_lines(frames: list[Any]) -> Any:
+    """A batch of frames (all ``bytes`` or all ``str``) joined by newlines, or ``None``
+    for a batch of mixed or other types. Its length less ``len(frames) - 1`` is the
+    batch's size."""
+    try:
+        return (b"\n" if type(frames[0]) is bytes else "\n").join(frames)
+    except TypeError:
+        return None
 
 
 @dataclass(slots=True)

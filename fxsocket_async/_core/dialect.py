@@ -325,8 +325,10 @@ class StreamDialect(Protocol):
     is a quote, with attributes ``data`` (a ``Quote``) and ``account_id``
     (``""`` when the socket's account is implied). ``decode_quote`` decodes a
     quote frame alone, to the same ``quote_type`` value ``decode`` gives, and
-    raises ``msgspec.DecodeError`` for any other frame. Every other decoded
-    frame goes through ``interpret``.
+    raises ``msgspec.DecodeError`` for any other frame; ``decode_quote_lines``
+    decodes frames joined by newlines, in one call, into a list of those values
+    (msgspec's ``Decoder.decode_lines`` of the same decoder). Every other
+    decoded frame goes through ``interpret``.
     """
 
     @property
@@ -355,6 +357,9 @@ class StreamDialect(Protocol):
 
     @property
     def decode_quote(self) -> Callable[..., Any]: ...
+
+    @property
+    def decode_quote_lines(self) -> Callable[..., list[Any]]: ...
 
     def endpoint(self, account_id: str | None) -> StreamEndpoint:
         """The socket that carries ``account_id`` (``None`` for a per-key socket)."""

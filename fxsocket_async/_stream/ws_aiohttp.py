@@ -46,6 +46,17 @@ _WS_OPTIONS: dict[str, Any] = (
 _GONE: Final = (ConnectionError, aiohttp.ClientError, RuntimeError)
 
 
+class _NoSuchMessage(tuple[Any, ...]):
+    """Stands for ``WSMessageTextBytes`` where aiohttp has none: no message is one."""
+
+
+try:
+    # With ``decode_text=False`` a text message is one of these, and nothing else is.
+    from aiohttp.http import WSMessageTextBytes as _TEXT_BYTES
+except ImportError:  # an aiohttp without decode_text (< 3.13): text comes as ``str``
+    _TEXT_BYTES = _NoSuchMessage  # type: ignore[assignment,misc]
+
+
 class AiohttpTransport:
     """Stream sockets from the session's ``aiohttp.ClientSession`` (its TLS setting too)."""
 
@@ -107,7 +118,7 @@ class AiohttpSocket:
         receive = self._ws.receive
         pending: list[Any] = []
         schedule = asyncio.get_running_loop().call_soon
-        text = _TEXT
+        text, text_bytes = _TEXT, _TEXT_BYTES
 
         def flush() -> None:
             if pending:
@@ -120,17 +131,21 @@ class AiohttpSocket:
         try:
             while True:
                 # One burst: at most flush_every frames are read before the batch is
-                # flushed and the reader yields. A message's fields are read by index:
-                # a NamedTuple's attributes are descriptors the interpreter does not
-                # specialise, and unpacking one allocates an iterator, once per frame.
+                # flushed and the reader yields. A message is told apart by its class
+                # and its data read by index: a NamedTuple's attributes are descriptors
+                # the interpreter does not specialise (an index on a tuple subclass is
+                # not specialised either, but costs less), once per frame.
                 for _ in repeat(None, protocol.quotes.flush_every):
-                    message = await receive()
-                    kind = message[0]
-                    if kind is not text:
-                        data = message[1]
-                        if kind in _ENDED:
+                    message: Any = await receive()
+                    if type(message) is not text_bytes:
+                        kind, data = message[0], message[1]
+                        if kind is text:  # decoded to str, by an aiohttp without decode_text
+                            if not pending:
+                                schedule(flush)
+                            pending.append(data)
+                        elif kind in _ENDED:
                             return
-                        if kind is _PING:
+                        elif kind is _PING:
                             answer_ping(data or b"")
                         elif kind is _PONG:
                             protocol.counters.pongs += 1

@@ -407,6 +407,31 @@ async def test_an_aiohttp_burst_is_handed_on_in_batches_of_at_most_flush_every()
 
 
 @pytest.mark.anyio
+@pytest.mark.transports("aiohttp")
+async def test_text_decoded_to_str_as_by_an_aiohttp_without_decode_text_is_read_too() -> None:
+    # aiohttp before 3.13 has no decode_text: every text message is a WSMessage of
+    # str. A socket opened without the option is that, on this aiohttp.
+    frames = [b'{"type":"pong","n":%d}' % i for i in range(FLUSH_EVERY + 3)]
+    with anyio.fail_after(WAIT):
+        async with rogue_ws() as server, aiohttp.ClientSession() as http:
+            server.script = [(WSMsgType.TEXT, frame, True) for frame in frames]
+            sock = ws_aiohttp.AiohttpSocket(await http.ws_connect(server.url, autoping=False))
+            protocol = RecordingProtocol(server.url, lambda: True)
+            protocol.connection_made(datetime.now(UTC), 0.0)
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(
+                    sock.read, protocol, lambda _: None, lambda: datetime.now(UTC), print
+                )
+                await poll(
+                    lambda: protocol.counters.frames == len(frames), timeout=WAIT, what="all"
+                )
+                await sock.close()
+    assert max(protocol.batches) <= FLUSH_EVERY
+    assert protocol.counters.bytes == sum(map(len, frames))
+    assert protocol.counters.decode_errors == 0
+
+
+@pytest.mark.anyio
 @pytest.mark.transports("picows")
 async def test_the_picows_backlog_keeps_order_across_taken_chunks() -> None:
     with anyio.fail_after(WAIT):

@@ -94,6 +94,7 @@ class ReferenceStream:
     quote_type = QuoteEvent
     decode = staticmethod(EVENT_DECODER.decode)
     decode_quote = staticmethod(QUOTE_DECODER.decode)
+    decode_quote_lines = staticmethod(QUOTE_DECODER.decode_lines)
     topic_kinds: frozenset[str] = frozenset({"quotes", "events"})
 
     def __init__(self, ws_url: str, api_key: str) -> None:

@@ -89,6 +89,7 @@ class TerminalStream:
     quote_type = TTick
     decode = staticmethod(SERVER_FRAME.decode)
     decode_quote = staticmethod(TICK_FRAME.decode)
+    decode_quote_lines = staticmethod(TICK_FRAME.decode_lines)
     topic_kinds: frozenset[str] = frozenset(_TOPICS)
 
     def __init__(self, ws_url: str, api_key: str, account_id: str) -> None:
